@@ -1,0 +1,1 @@
+"""Streamlit UI helpers: figure builders, cached loaders, widgets. Never trains."""

@@ -1,0 +1,6 @@
+"""`python -m modelkit train`: not built yet."""
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="(not built yet)")
+    p.set_defaults(func=lambda args: print("not built yet") or 2)

@@ -1,0 +1,43 @@
+"""Label vocabularies: the one place that says what the attribute values are.
+
+Every reader maps its source's own codes onto these values, the model's heads are
+sized from them, and the dashboard draws them in this order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ATTRIBUTES = ("age_group", "gender", "race")
+HEADS = ("gender", "race", "age")
+SPLITS = ("train", "val", "test")
+
+GENDERS = ("male", "female")
+AGE_GROUPS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
+# Lower and upper edges (inclusive lower, exclusive upper) of each age group in years.
+AGE_GROUP_EDGES = (0, 3, 10, 20, 30, 40, 50, 60, 70)
+# The age that stands for a group when only the group is known (FairFace): the
+# range's midpoint; 70+ has no upper edge, so 75 is used by convention.
+AGE_GROUP_MIDPOINTS = {
+    "0-2": 1.0, "3-9": 6.0, "10-19": 14.5, "20-29": 24.5, "30-39": 34.5,
+    "40-49": 44.5, "50-59": 54.5, "60-69": 64.5, "70+": 75.0,
+}
+
+UTKFACE_RACES = ("White", "Black", "Asian", "Indian", "Others")
+FAIRFACE_RACES = (
+    "White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian",
+    "Indian", "Middle Eastern",
+)
+# The synthetic set uses UTKFace's classes so a model trained on it reads the same.
+SYNTHETIC_RACES = UTKFACE_RACES
+
+NOT_LABELLED = "not labelled"
+
+
+def age_to_group(age) -> pd.Categorical:
+    """Map ages in years (array-like, NaN allowed) to the ordered age-group category."""
+    ages = np.asarray(pd.to_numeric(pd.Series(age), errors="coerce"), dtype=float)
+    codes = np.searchsorted(np.asarray(AGE_GROUP_EDGES), ages, side="right") - 1
+    codes = np.where(np.isnan(ages) | (ages < 0), -1, codes)
+    return pd.Categorical.from_codes(codes, categories=list(AGE_GROUPS), ordered=True)

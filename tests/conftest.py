@@ -1,0 +1,18 @@
+"""Shared fixtures. Every test gets its own cache dir and runs root, so nothing a
+test writes leaks into the user's ~/.cache or ./runs, or into another test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.getbasetemp() / "facescope-cache"
+    cache.mkdir(exist_ok=True)
+    monkeypatch.setenv("FACESCOPE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path_factory.getbasetemp() / "runs"))
