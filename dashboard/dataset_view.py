@@ -79,7 +79,11 @@ def before_after_figure(table: pd.DataFrame, *, attribute: str, measure: str) ->
         labels={"value": ATTRIBUTE_TITLES[attribute], "images": "images", "share": "share of images"},
         title=ATTRIBUTE_TITLES[attribute],
     )
-    fig.update_traces(textposition="outside", cliponaxis=False)
+    # Numbers on the bars only where they fit; the nine age groups rely on hover.
+    if table["value"].nunique() <= 7:
+        fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=11)
+    else:
+        fig.update_traces(text=None)
     if measure == "share":
         fig.update_yaxes(tickformat=".0%")
     fig.update_layout(legend_title_text="", legend=dict(orientation="h", y=-0.25),

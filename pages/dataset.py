@@ -51,12 +51,13 @@ except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
     st.stop()
 
 manifest = dataset.manifest
-cols = st.columns(4)
+cols = st.columns(6)
 cols[0].metric("Images", f"{len(manifest):,}")
 cols[1].metric("Skipped", f"{len(dataset.skipped):,}")
 cols[2].metric("Race classes", len(dataset.race_classes))
 split_counts = manifest["split"].value_counts()
-cols[3].metric("Train / val / test", " / ".join(f"{split_counts.get(s, 0):,}" for s in labels.SPLITS))
+for column, split in zip(cols[3:], labels.SPLITS):
+    column.metric(f"{split.capitalize()} split", f"{split_counts.get(split, 0):,}")
 if manifest.empty:
     st.warning("No usable image was found. The skipped files and their reasons are below.")
 
