@@ -1,0 +1,84 @@
+"""A real dashboard server and a real Chromium for the browser test.
+
+The server is `streamlit run app.py` on a free 127.0.0.1 port with its own runs root,
+cache and a small synthetic default, so the test never touches the user's files.
+Waits are on what the page shows (Streamlit's app root reports its connection and
+script state), never on fixed sleeps or `networkidle`: the websocket never idles.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("FACESCOPE_E2E_ARTIFACTS", REPO / "artifacts" / "e2e"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """Base URL of a running dashboard; its server log is kept beside the screenshots."""
+    work = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    env = dict(os.environ, FACESCOPE_RUNS_ROOT=str(work / "runs"), FACESCOPE_CACHE_DIR=str(work / "cache"),
+               FACESCOPE_SYNTHETIC_N="240", PYTHONUNBUFFERED="1")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"the dashboard did not start; see {ARTIFACTS / 'server.log'}")
+        time.sleep(0.2)  # polling the health endpoint, bounded by the deadline above
+    yield base
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+    # Background training processes were started in their own sessions: stop them.
+    subprocess.run([sys.executable, "-m", "modelkit", "runs", "list", "--json"], env=env, cwd=REPO,
+                   capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is not installed (.ci/run installs it with apt-get)")
+        pytest.skip("Debian's chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()

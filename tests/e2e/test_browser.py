@@ -1,0 +1,83 @@
+"""A user's path through the dashboard, in real Chromium.
+
+Dataset (before/after charts react to the balance attribute) → Train (start a tiny
+run, watch it reach the end) → Evaluate (confusion matrices and per-group charts for
+that run) → Explain (a saliency overlay). One screenshot per page is saved under
+artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+TIMEOUT_MS = 120_000
+
+
+def settle(page, timeout=TIMEOUT_MS):
+    """Wait until the app is connected and its script has finished running."""
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
+        state="attached", timeout=timeout)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+
+
+def goto(page, base, name):
+    page.goto(f"{base}/{name}", wait_until="domcontentloaded")
+    settle(page)
+
+
+# Finds a Plotly chart in the DOM by its title (Streamlit wraps titles in <b>).
+FIND_CHART = """(title) => Array.from(document.querySelectorAll('.js-plotly-plot')).find(
+    el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]+>/g, '') === title)"""
+
+
+def chart_traces(page, title):
+    """name -> y values of the Plotly chart whose title is ``title``."""
+    return page.evaluate(
+        f"""(title) => {{
+            const el = ({FIND_CHART})(title);
+            if (!el) return null;
+            const out = {{}};
+            for (const tr of el._fullData) out[tr.name] = Array.from(tr.y);
+            return out;
+        }}""", title)
+
+
+def choose(page, label, option):
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
+    page.get_by_label(label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def shoot(page, name):
+    """Screenshot the whole page: Streamlit scrolls inside its main area, so the
+    viewport is grown to the content's height first."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"))
+
+
+def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    goto(page, dashboard, "")
+    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=TIMEOUT_MS)
+    by_age = chart_traces(page, "Race")
+    assert by_age and sum(by_age["before"]) == 240
+    choose(page, "Rebalance", "race")
+    page.wait_for_function(
+        f"""([title, old]) => {{
+            const el = ({FIND_CHART})(title);
+            return !!el && JSON.stringify(Array.from(el._fullData[1].y)) !== JSON.stringify(old);
+        }}""", arg=["Race", by_age["after plan"]], timeout=TIMEOUT_MS)
+    by_race = chart_traces(page, "Race")
+    top = max(by_race["before"])
+    assert by_race["after plan"] == [max(n, min(top, 4 * n)) for n in by_race["before"]]
+    assert page.locator("[data-testid='stImage'] img").count() >= 6  # faces and augmented variants
+    shoot(page, "dataset")
+    page.close()
