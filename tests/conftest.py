@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from fixtures import tiny_synthetic_root  # noqa: F401  (session fixture)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -16,3 +18,5 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     cache.mkdir(exist_ok=True)
     monkeypatch.setenv("FACESCOPE_CACHE_DIR", str(cache))
     monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path_factory.getbasetemp() / "runs"))
+    # The default synthetic set is 10,000 faces; tests that load it get a small one.
+    monkeypatch.setenv("FACESCOPE_SYNTHETIC_N", "120")

@@ -112,9 +112,8 @@ def assign_splits(
     if len(todo) == 0:
         return out
     rng = np.random.default_rng(seed)
-    strata = (
-        out.loc[todo, ["gender", "race", "age_group"]].astype(str).agg("|".join, axis=1)
-    )
+    keys = out.loc[todo, ["gender", "race", "age_group"]].astype(object).fillna("?").astype(str)
+    strata = keys["gender"] + "|" + keys["race"] + "|" + keys["age_group"]
     assigned = pd.Series(index=todo, dtype=object)
     cumulative = np.cumsum(fractions) / np.sum(fractions)
     for _, idx in sorted(strata.groupby(strata).groups.items()):

@@ -1,0 +1,18 @@
+"""Datasets: readers that turn each source into the manifest, the image scan, and
+the synthetic default set.
+
+>>> from modelkit.data import load_dataset
+>>> ds = load_dataset("utkface", root="../shared/data/utkface_sample", limit=500)
+>>> ds.manifest.head(), ds.skipped[:3]
+"""
+
+from modelkit.data.images import ScanResult, load_rgb, scan_images
+from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest, counts
+from modelkit.data.readers import SOURCES, load_dataset
+from modelkit.data.synthetic import generate_synthetic, synthetic_root
+
+__all__ = [
+    "SOURCES", "Dataset", "ScanResult", "Skipped", "assign_splits", "build_manifest",
+    "counts", "generate_synthetic", "load_dataset", "load_rgb", "scan_images",
+    "synthetic_root",
+]

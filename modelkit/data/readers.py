@@ -1,0 +1,465 @@
+"""Dataset readers: each source's own layout and label codes -> the manifest.
+
+``load_dataset`` is the one entry point. Each ``read_<source>`` turns a source into a
+raw table (absolute ``path``, ``age`` and/or ``age_group``, ``gender``, ``race``,
+maybe ``split``) plus the rows it had to leave out and why; ``load_dataset`` then
+takes the ``limit`` subset, scans the images (dropping unusable ones, pointing odd
+formats at converted copies), types the table with ``build_manifest`` and fills the
+missing splits with ``assign_splits``.
+
+Label errors a user must fix (a CSV without a ``path`` column, a gender of ``x``)
+raise ``ValueError`` naming the file, row and column. Problems with single images
+(missing, empty, truncated, a UTKFace name without a race) skip that image with a
+reason and keep the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+
+from modelkit import labels as vocab  # ``labels`` is a parameter name in every reader
+from modelkit.data.images import scan_images
+from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest
+from modelkit.data.synthetic import synthetic_root
+
+Source = Literal["synthetic", "utkface", "fairface", "imdbwiki", "csv"]
+SOURCES: tuple[str, ...] = ("synthetic", "utkface", "fairface", "imdbwiki", "csv")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# FairFace's age ranges are our age groups, except its top one.
+FAIRFACE_AGES = {**{g: g for g in vocab.AGE_GROUPS}, "more than 70": "70+"}
+FAIRFACE_CSVS = {"train": "fairface_label_train.csv", "val": "fairface_label_val.csv"}
+IMDBWIKI_MATS = ("imdb.mat", "wiki.mat")
+MIN_FACE_SCORE = 1.0
+MAX_AGE = 100
+
+
+@dataclass
+class RawSource:
+    """What a reader found, before the image scan: one row per candidate image."""
+
+    frame: pd.DataFrame
+    race_classes: tuple[str, ...]
+    root: Path
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def load_dataset(
+    source: Source,
+    *,
+    root: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Read a dataset into a manifest of usable images, listing what was left out.
+
+    Args:
+        source: ``synthetic`` (the embedded default; ``root`` may name a folder made by
+            ``generate_synthetic``), ``utkface`` (a folder of
+            ``[age]_[gender]_[race]_[datetime].jpg`` files, searched recursively),
+            ``fairface`` (a root holding ``fairface_label_{train,val}.csv`` and the
+            images they list), ``imdbwiki`` (a root holding ``imdb.mat`` or
+            ``wiki.mat``, or ``labels`` naming the .mat), ``csv`` (``labels`` names a
+            CSV with a ``path`` column and any of ``age, age_group, gender, race,
+            split``; see ``read_csv``).
+        root: the dataset folder.
+        labels: a label file (CSV for ``csv``/``fairface``, .mat for ``imdbwiki``).
+        limit: keep a seeded random subset of this many rows, drawn before the images
+            are decoded (so a quick look at a big set is quick). Unusable images in
+            the subset are then dropped, so the result may hold fewer rows.
+        seed: seeds the subset and the train/val/test split.
+
+    Returns:
+        A ``Dataset``; ``.skipped`` lists every left-out input with its reason.
+
+    Raises:
+        ValueError: unknown source, bad ``limit``, or labels that need fixing.
+        FileNotFoundError: a root or label file that does not exist.
+    """
+    if source not in _READERS:
+        raise ValueError(f"unknown source {source!r}; expected one of {list(SOURCES)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    raw = _READERS[source](root=root, labels=labels)
+    frame = _subset(raw.frame, limit=limit, seed=seed)
+    scan = scan_images(frame["path"].tolist())
+    usable = scan.table["ok"].to_numpy()
+    frame = frame.loc[usable].copy()
+    frame["path"] = scan.table.loc[usable, "decode_path"].to_numpy()
+    manifest = build_manifest(frame.reset_index(drop=True), race_classes=raw.race_classes)
+    manifest = assign_splits(manifest, seed=seed)
+    return Dataset(manifest=manifest, skipped=raw.skipped + scan.skipped,
+                   source=source, root=str(raw.root))
+
+
+def _subset(frame: pd.DataFrame, *, limit: int | None, seed: int) -> pd.DataFrame:
+    """A seeded random ``limit`` rows, kept in their original order."""
+    if limit is None or limit >= len(frame):
+        return frame
+    rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=limit, replace=False))
+    return frame.iloc[rows]
+
+
+def _existing_dir(root, *, source: str) -> Path:
+    if root is None:
+        raise ValueError(f"{source}: no root given; pass the dataset folder (--root DIR)")
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{source}: root {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{source}: root {str(path)!r} is not a folder")
+    return path.resolve()
+
+
+# --- UTKFace -----------------------------------------------------------------------
+
+def read_utkface(*, root=None, labels=None) -> RawSource:
+    """A folder (searched recursively) of ``[age]_[gender]_[race]_[datetime].jpg``
+    files (the real ones end ``.jpg.chip.jpg``): gender 0=male 1=female, race 0..4 =
+    ``labels.UTKFACE_RACES``. Files with another extension or a malformed name are
+    skipped with the reason."""
+    folder = _existing_dir(root, source="utkface")
+    rows, skipped = [], []
+    for path in sorted(_walk_files(folder)):
+        name = os.path.basename(path)
+        if not name.lower().endswith(IMAGE_SUFFIXES):
+            skipped.append(Skipped(path, f"not an image file (extension {Path(name).suffix or 'none'!r})"))
+            continue
+        parsed = parse_utkface_name(name)
+        if isinstance(parsed, str):
+            skipped.append(Skipped(path, parsed))
+        else:
+            rows.append({"path": path, **parsed})
+    frame = pd.DataFrame(rows, columns=["path", "age", "gender", "race"])
+    return RawSource(frame, tuple(vocab.UTKFACE_RACES), folder, skipped)
+
+
+def parse_utkface_name(name: str) -> dict | str:
+    """Labels from a UTKFace file name, or a string saying what is wrong with it.
+
+    >>> parse_utkface_name("25_1_2_20170116174525125.jpg.chip.jpg")
+    {'age': 25, 'gender': 'female', 'race': 'Asian'}
+    """
+    expected = "expected [age]_[gender]_[race]_[datetime].jpg"
+    fields = name.split(".")[0].split("_")
+    if len(fields) == 3 and fields[2].isdigit() and len(fields[2]) >= 8:
+        return f"malformed UTKFace name: no race field ({expected})"
+    if len(fields) != 4:
+        return f"malformed UTKFace name: {len(fields)} fields, {expected}"
+    age, gender, race, _ = (f.strip() for f in fields)
+    if not age.isdigit():
+        return f"malformed UTKFace name: age {age!r} is not a whole number ({expected})"
+    if gender not in ("0", "1"):
+        return f"malformed UTKFace name: gender {gender!r} is not 0 (male) or 1 (female)"
+    races = vocab.UTKFACE_RACES
+    if not race.isdigit() or int(race) >= len(races):
+        return f"malformed UTKFace name: race {race!r} is not 0..{len(races) - 1} ({', '.join(races)})"
+    return {"age": int(age), "gender": vocab.GENDERS[int(gender)], "race": races[int(race)]}
+
+
+def _walk_files(folder: Path):
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            yield os.path.join(parent, name)
+
+
+# --- FairFace ----------------------------------------------------------------------
+
+def read_fairface(*, root=None, labels=None) -> RawSource:
+    """FairFace: ``fairface_label_train.csv`` / ``fairface_label_val.csv`` (columns
+    ``file, age, gender, race``; ``file`` relative to the root). Ages are ranges only
+    (``more than 70`` -> ``70+``); its train/val split is kept (no test split).
+    ``labels`` may name one of the CSVs to read just that one."""
+    if labels is not None:
+        csv = Path(labels).expanduser()
+        if not csv.is_file():
+            raise FileNotFoundError(f"fairface: label file {str(csv)!r} does not exist")
+        folder = _existing_dir(root, source="fairface") if root is not None else csv.parent.resolve()
+        csvs = {"val" if "val" in csv.stem else "train": csv}
+    else:
+        folder = _existing_dir(root, source="fairface")
+        csvs = {split: folder / name for split, name in FAIRFACE_CSVS.items() if (folder / name).is_file()}
+        if not csvs:
+            raise FileNotFoundError(
+                f"fairface: neither {' nor '.join(FAIRFACE_CSVS.values())} is in {str(folder)!r}; "
+                "point --root at the folder holding FairFace's label CSVs"
+            )
+    parts = [_read_fairface_csv(csv, folder=folder, split=split) for split, csv in csvs.items()]
+    return RawSource(pd.concat(parts, ignore_index=True), tuple(vocab.FAIRFACE_RACES), folder)
+
+
+def _read_fairface_csv(csv: Path, *, folder: Path, split: str) -> pd.DataFrame:
+    table = _read_table(csv, source="fairface")
+    _require_columns(table, ("file", "age", "gender", "race"), csv)
+    age_group = _map_column(table, "age", FAIRFACE_AGES, csv)
+    gender = _map_column(table, "gender", {"Male": "male", "Female": "female"}, csv)
+    race = _map_column(table, "race", {r: r for r in vocab.FAIRFACE_RACES}, csv)
+    return pd.DataFrame({
+        "path": [str(folder / f) for f in table["file"].astype(str)],
+        "age_group": age_group, "gender": gender, "race": race, "split": split,
+    })
+
+
+# --- IMDB-WIKI ---------------------------------------------------------------------
+
+def read_imdbwiki(*, root=None, labels=None, min_face_score: float = MIN_FACE_SCORE) -> RawSource:
+    """IMDB-WIKI: ``imdb.mat`` / ``wiki.mat`` metadata, image paths relative to the
+    .mat's folder. Age is the year the photo was taken minus the birth year, taking
+    the photo as shot mid-year (the dataset authors' rule). Kept: one face with a
+    finite ``face_score >= min_face_score``, age 0..100. Gender 1=male 0=female,
+    NaN unknown (kept, null). No race."""
+    mats = _find_mats(root, labels)
+    parts, skipped = [], []
+    for mat in mats:
+        frame, left_out = _read_imdbwiki_mat(mat, min_face_score=min_face_score)
+        parts.append(frame)
+        skipped.extend(left_out)
+    root_dir = Path(root).expanduser().resolve() if root is not None else mats[0].parent
+    return RawSource(pd.concat(parts, ignore_index=True), (), root_dir, skipped)
+
+
+def _find_mats(root, labels) -> list[Path]:
+    if labels is not None:
+        mat = Path(labels).expanduser()
+        if not mat.is_file():
+            raise FileNotFoundError(f"imdbwiki: metadata file {str(mat)!r} does not exist")
+        return [mat.resolve()]
+    folder = _existing_dir(root, source="imdbwiki")
+    candidates = [folder / name for name in IMDBWIKI_MATS]
+    candidates += [folder / f"{Path(n).stem}_crop" / n for n in IMDBWIKI_MATS]
+    found = [c for c in candidates if c.is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"imdbwiki: no imdb.mat or wiki.mat in {str(folder)!r} (or its imdb_crop/, wiki_crop/); "
+            "point --root at the folder holding the .mat, or pass it with --labels"
+        )
+    return found
+
+
+def _read_imdbwiki_mat(mat: Path, *, min_face_score: float) -> tuple[pd.DataFrame, list[Skipped]]:
+    from scipy.io import loadmat
+
+    try:
+        content = loadmat(mat)
+    except Exception as err:  # scipy raises several types for a bad file
+        raise ValueError(f"imdbwiki: cannot read {str(mat)!r} as a MATLAB file: {err}") from err
+    key = next((k for k in ("imdb", "wiki") if k in content), None)
+    if key is None:
+        raise ValueError(f"imdbwiki: {str(mat)!r} holds no 'imdb' or 'wiki' struct")
+    meta = content[key][0, 0]
+    needed = ("dob", "photo_taken", "full_path", "gender", "face_score", "second_face_score")
+    missing = [f for f in needed if f not in meta.dtype.names]
+    if missing:
+        raise ValueError(f"imdbwiki: {str(mat)!r} lacks field(s) {missing}; expected {list(needed)}")
+    dob = np.ravel(meta["dob"]).astype(float)
+    taken = np.ravel(meta["photo_taken"]).astype(float)
+    paths = [str(mat.parent / _mat_str(p)) for p in np.ravel(meta["full_path"])]
+    gender_code = np.ravel(meta["gender"]).astype(float)
+    face = np.ravel(meta["face_score"]).astype(float)
+    second = np.ravel(meta["second_face_score"]).astype(float)
+    age = imdbwiki_age(dob=dob, photo_taken=taken)
+
+    reasons = np.full(len(paths), None, dtype=object)
+    _mark(reasons, ~np.isfinite(face), lambda i: "no face found (face_score -inf)")
+    _mark(reasons, face < min_face_score, lambda i: f"face score {face[i]:.2f} below {min_face_score}")
+    _mark(reasons, np.isfinite(second),
+          lambda i: f"a second face in the photo (second_face_score {second[i]:.2f})")
+    _mark(reasons, np.isnan(age), lambda i: f"no usable date of birth (dob {dob[i]!r})")
+    _mark(reasons, (age < 0) | (age > MAX_AGE),
+          lambda i: f"age {age[i]:.0f} outside 0..{MAX_AGE} (born {_birth_year(dob[i])}, photo {taken[i]:.0f})")
+    keep = np.array([r is None for r in reasons], dtype=bool)
+    gender = np.where(gender_code == 1, "male", np.where(gender_code == 0, "female", None))
+    frame = pd.DataFrame({"path": np.asarray(paths, dtype=object)[keep], "age": age[keep],
+                          "gender": gender[keep]})
+    skipped = [Skipped(paths[i], reasons[i]) for i in np.flatnonzero(~keep)]
+    return frame, skipped
+
+
+def imdbwiki_age(*, dob, photo_taken) -> np.ndarray:
+    """Age in whole years from a MATLAB datenum birth date and the photo's year,
+    assuming the photo was taken on 1 July (as the IMDB-WIKI authors do). NaN where
+    the birth date is unusable.
+
+    >>> imdbwiki_age(dob=[723667.0], photo_taken=[2009])   # born 1981-05-01
+    array([28.])
+    """
+    dob = np.asarray(dob, dtype=float)
+    taken = np.asarray(photo_taken, dtype=float)
+    # MATLAB datenum 1 is 0000-01-01; Python's ordinal 1 is 0001-01-01: 366 days apart.
+    valid = np.isfinite(dob) & (dob > 366 + 1) & np.isfinite(taken)
+    ordinal = np.where(valid, np.floor(dob) - 366, date(1970, 1, 1).toordinal())
+    days = (ordinal - date(1970, 1, 1).toordinal()).astype("int64").astype("datetime64[D]")
+    year = days.astype("datetime64[Y]").astype(int) + 1970
+    month = days.astype("datetime64[M]").astype(int) % 12 + 1
+    age = taken - year - (month >= 7)
+    return np.where(valid, age, np.nan).astype(float)
+
+
+def _birth_year(dob: float) -> str:
+    age_at_zero = imdbwiki_age(dob=[dob], photo_taken=[0])[0]
+    return "?" if np.isnan(age_at_zero) else str(int(-age_at_zero))
+
+
+def _mark(reasons: np.ndarray, mask: np.ndarray, why: Callable[[int], str]) -> None:
+    """Give rows matching ``mask`` that have no reason yet the reason ``why(i)``."""
+    for i in np.flatnonzero(mask & np.array([r is None for r in reasons], dtype=bool)):
+        reasons[i] = why(i)
+
+
+def _mat_str(value) -> str:
+    """A MATLAB cell's string: loadmat wraps each in a 1-element array."""
+    while isinstance(value, np.ndarray):
+        value = value.ravel()[0] if value.size else ""
+    return str(value)
+
+
+# --- generic CSV and the synthetic set ---------------------------------------------
+
+def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = None) -> RawSource:
+    """A CSV with a ``path`` column and any of ``age``, ``age_group``, ``gender``,
+    ``race``, ``split`` (header names are case-insensitive).
+
+    - ``path``: relative to ``root`` when given, else to the CSV's folder.
+    - ``age``: years (0..120), or an age group (``20-29``, ``70+``; FairFace's
+      ``more than 70`` too). Empty = unknown.
+    - ``gender``: ``male``/``female`` in any case (``Male``, ``FEMALE``); no codes
+      such as 0/1 or M/F, whose meaning differs between sources. Empty = unknown.
+    - ``race``: any names; the classes are the distinct values present, sorted.
+    - ``split``: ``train``/``val``/``test``; empty cells are filled by the seeded split.
+
+    ``labels`` defaults to ``root/labels.csv``.
+    """
+    if labels is None:
+        folder = _existing_dir(root, source="csv")
+        csv = folder / "labels.csv"
+        if not csv.is_file():
+            raise FileNotFoundError(f"csv: no --labels FILE given and no labels.csv in {str(folder)!r}")
+    else:
+        csv = Path(labels).expanduser()
+        if not csv.exists():
+            raise FileNotFoundError(f"csv: label file {str(csv)!r} does not exist")
+        if not csv.is_file():
+            raise ValueError(f"csv: label file {str(csv)!r} is not a file")
+        folder = _existing_dir(root, source="csv") if root is not None else csv.parent.resolve()
+    table = _read_table(csv, source="csv")
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    _require_columns(table, ("path",), csv, optional=("age", "age_group", "gender", "race", "split"))
+    blank = table["path"].isna().to_numpy().nonzero()[0]
+    if len(blank):
+        raise ValueError(f"{str(csv)!r} row {blank[0] + 2}, column 'path': empty "
+                         f"({len(blank)} row(s) in all); expected an image file name")
+    frame = pd.DataFrame({"path": [str(folder / p.strip()) for p in table["path"]]})
+    if "age" in table:
+        frame["age"], from_age = _parse_ages(table["age"], csv)
+        frame["age_group"] = from_age
+    if "age_group" in table:
+        groups = _map_column(table, "age_group", FAIRFACE_AGES, csv)
+        frame["age_group"] = groups if "age_group" not in frame else \
+            np.where(pd.isna(frame["age_group"]), groups, frame["age_group"])
+    lower = lambda v: v.strip().lower()  # noqa: E731
+    if "gender" in table:
+        frame["gender"] = _map_column(table, "gender", {g: g for g in vocab.GENDERS}, csv, key=lower)
+    classes = tuple(race_classes or ())
+    if "race" in table:
+        present = sorted({str(v).strip() for v in table["race"].dropna()} - {""})
+        classes = tuple(race_classes) if race_classes is not None else tuple(present)
+        frame["race"] = _map_column(table, "race", {r: r for r in classes}, csv)
+    if "split" in table:
+        frame["split"] = _map_column(table, "split", {s: s for s in vocab.SPLITS}, csv, key=lower)
+    return RawSource(frame, classes, folder)
+
+
+def read_synthetic(*, root=None, labels=None) -> RawSource:
+    """The embedded default (generated on first use), or a folder that
+    ``generate_synthetic`` made (``root``)."""
+    folder = synthetic_root() if root is None else _existing_dir(root, source="synthetic")
+    if not (folder / "labels.csv").is_file():
+        raise FileNotFoundError(
+            f"synthetic: {str(folder)!r} has no labels.csv; leave --root out to use the "
+            "embedded set, or give a folder made by generate_synthetic"
+        )
+    return read_csv(root=folder, labels=folder / "labels.csv",
+                    race_classes=tuple(vocab.SYNTHETIC_RACES))
+
+
+def _read_table(csv: Path, *, source: str) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # A row longer than the header is an error, not data silently shifted or lost.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""],
+                               skipinitialspace=True, index_col=False)
+    except pd.errors.EmptyDataError as err:
+        raise ValueError(f"{source}: {str(csv)!r} is empty; expected a header row") from err
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{source}: cannot parse {str(csv)!r} as CSV: {first}") from err
+
+
+def _require_columns(table: pd.DataFrame, required: tuple[str, ...], csv: Path,
+                     optional: tuple[str, ...] = ()) -> None:
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{str(csv)!r} has no {', '.join(repr(c) for c in missing)} column "
+            f"(columns: {', '.join(map(str, table.columns))}); expected {', '.join(required)}"
+            + (f" and any of {', '.join(optional)}" if optional else "")
+        )
+
+
+def _map_column(table: pd.DataFrame, column: str, mapping: dict, csv: Path, *,
+                key: Callable[[str], str] = str.strip) -> np.ndarray:
+    """Map a column's values through ``mapping`` after ``key`` (empty stays None); the
+    first value not in it raises ValueError naming the CSV row (as a spreadsheet
+    numbers it) and the value as written."""
+    values = table[column].astype(object).where(table[column].notna(), None)
+    values = values.where(values.map(lambda v: v is None or str(v).strip() != ""), None)
+    mapped = values.map(lambda v: None if v is None else mapping.get(key(str(v)), _UNKNOWN))
+    bad = mapped.index[mapped.map(lambda v: v is _UNKNOWN)]
+    if len(bad):
+        row = table.index.get_loc(bad[0]) + 2  # +1 header, +1 one-based
+        raise ValueError(
+            f"{str(csv)!r} row {row}, column {column!r}: unknown value {values[bad[0]]!r} "
+            f"({len(bad)} row(s) in all); expected one of {sorted(set(mapping))}"
+        )
+    return mapped.to_numpy(dtype=object)
+
+
+def _parse_ages(values: pd.Series, csv: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Split an age column into years (numbers) and age groups (range strings)."""
+    text = values.astype("string").str.strip()
+    years = pd.to_numeric(text, errors="coerce")
+    is_group = text.notna() & (text != "") & years.isna()
+    try:
+        groups = _map_column(pd.DataFrame({"age": values.where(is_group, None)}), "age",
+                             FAIRFACE_AGES, csv)
+    except ValueError as err:
+        raise ValueError(f"{err}, or an age in years") from None
+    out_of_range = years.notna() & ((years < 0) | (years > 120))
+    if out_of_range.any():
+        i = out_of_range.to_numpy().nonzero()[0][0]
+        raise ValueError(
+            f"{str(csv)!r} row {i + 2}, column 'age': {text.iloc[i]!r} is not an age in years "
+            "(0..120) or an age group such as '20-29' or '70+'"
+        )
+    return years.to_numpy(dtype=float, na_value=np.nan), groups
+
+
+_UNKNOWN = object()
+
+_READERS: dict[str, Callable[..., RawSource]] = {
+    "synthetic": read_synthetic,
+    "utkface": read_utkface,
+    "fairface": read_fairface,
+    "imdbwiki": read_imdbwiki,
+    "csv": read_csv,
+}

@@ -1,0 +1,132 @@
+"""Helpers that write tiny datasets in each source's real layout, for tests.
+
+Images are 16-32 px so a few dozen write and scan in well under a second. Every
+helper returns what ``load_dataset`` needs (a root, and a label file where the
+source has one) and takes the rows to write, so a test can state its expectation
+from the same rows it wrote.
+
+Register the session fixture in tests/conftest.py with
+``from fixtures import tiny_synthetic_root  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from modelkit.data.synthetic import generate_synthetic
+
+
+def write_image(path: Path, *, size: int = 24, mode: str = "RGB", seed: int = 0,
+                format: str | None = None) -> Path:
+    """A small random-pixel image in ``mode`` at ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    if mode == "I;16":
+        grey = np.asarray(image.convert("L")).astype(np.uint16) * 257
+        image = Image.fromarray(grey)
+    elif mode != "RGB":
+        image = image.convert(mode)
+    image.save(path, format=format)
+    return path
+
+
+def make_tiny_synthetic(tmp_path: Path, n: int = 40, *, seed: int = 0) -> Path:
+    """A synthetic-set folder (``labels.csv`` + ``images/``) of ``n`` 24-32 px faces;
+    load it with ``load_dataset("synthetic", root=...)``. About 2 ms a face."""
+    return generate_synthetic(Path(tmp_path) / f"synthetic-{n}-{seed}", n=n, seed=seed,
+                              size_range=(24, 32))
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_root(tmp_path_factory) -> Path:
+    """One 60-face synthetic set for the whole test session (read-only: don't modify)."""
+    return make_tiny_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), n=60)
+
+
+UTKFACE_ROWS = [  # (age, gender code, race code)
+    (1, 0, 0), (25, 1, 2), (25, 0, 1), (34, 1, 3), (61, 0, 4), (80, 1, 0), (8, 0, 2), (45, 1, 1),
+]
+
+
+def utkface_name(age, gender, race, *, stamp: str = "20170116174525125") -> str:
+    return f"{age}_{gender}_{race}_{stamp}.jpg.chip.jpg"
+
+
+def make_tiny_utkface(root: Path, rows=UTKFACE_ROWS) -> Path:
+    """A UTKFace folder with one image per (age, gender, race) row."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i, (age, gender, race) in enumerate(rows):
+        write_image(root / utkface_name(age, gender, race, stamp=f"2017011617452{i:04d}"),
+                    seed=i, format="JPEG")
+    return root
+
+
+FAIRFACE_ROWS = {  # split -> (age range, gender, race)
+    "train": [("20-29", "Male", "White"), ("more than 70", "Female", "East Asian"),
+              ("0-2", "Female", "Black"), ("30-39", "Male", "Latino_Hispanic")],
+    "val": [("3-9", "Male", "Indian"), ("60-69", "Female", "Middle Eastern")],
+}
+
+
+def make_tiny_fairface(root: Path, rows: dict = FAIRFACE_ROWS) -> Path:
+    """FairFace's layout: ``fairface_label_{train,val}.csv`` beside ``train/``, ``val/``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for split, split_rows in rows.items():
+        records = []
+        for i, (age, gender, race) in enumerate(split_rows, start=1):
+            write_image(root / split / f"{i}.jpg", seed=i, format="JPEG")
+            records.append({"file": f"{split}/{i}.jpg", "age": age, "gender": gender,
+                            "race": race, "service_test": "False"})
+        pd.DataFrame(records).to_csv(root / f"fairface_label_{split}.csv", index=False)
+    return root
+
+
+def matlab_datenum(day: date) -> float:
+    """MATLAB's serial date number for ``day`` (what IMDB-WIKI's ``dob`` holds)."""
+    return float(day.toordinal() + 366)
+
+
+def make_tiny_imdbwiki(root: Path, rows: list[dict], *, name: str = "wiki") -> Path:
+    """``root/<name>.mat`` plus the images it lists. Each row: ``dob`` (date),
+    ``photo_taken`` (year), ``gender`` (1, 0 or nan), optional ``face_score``
+    (default 3.0) and ``second_face_score`` (default nan)."""
+    from scipy.io import savemat
+
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, _ in enumerate(rows):
+        rel = f"{i:02d}/img_{i}.jpg"
+        write_image(root / rel, seed=i, format="JPEG")
+        paths.append(rel)
+    meta = {
+        "dob": np.array([[matlab_datenum(r["dob"]) for r in rows]]),
+        "photo_taken": np.array([[r["photo_taken"] for r in rows]], dtype=float),
+        "full_path": np.array([paths], dtype=object),
+        "gender": np.array([[r["gender"] for r in rows]], dtype=float),
+        "face_score": np.array([[r.get("face_score", 3.0) for r in rows]], dtype=float),
+        "second_face_score": np.array([[r.get("second_face_score", np.nan) for r in rows]], dtype=float),
+    }
+    savemat(root / f"{name}.mat", {name: meta})
+    return root
+
+
+def make_tiny_csv(root: Path, rows: list[dict], *, name: str = "labels.csv") -> Path:
+    """A generic CSV at ``root/name`` (columns from the row dicts); each row's ``path``
+    gets a tiny image unless the row says ``"_image": False``. Returns the CSV path."""
+    root.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, row in enumerate(rows):
+        row = dict(row)
+        if row.pop("_image", True):
+            write_image(root / row["path"], seed=i, format="PNG" if row["path"].endswith(".png") else "JPEG")
+        records.append(row)
+    csv = root / name
+    pd.DataFrame(records).to_csv(csv, index=False)
+    return csv
