@@ -1,4 +1,37 @@
+"""Explain: what did the model look at, for each head?
+
+Pick a run and a face (from the evaluation set by group, split and right/wrong, from
+the Evaluate gallery, or an upload), a method and a class; see the three heads' maps
+side by side, and the average map per group to compare where the model looks for
+different people.
+"""
+
 import streamlit as st
 
+from dashboard import explain_view as view
+
 st.title("Explain")
-st.info("This page is not built yet.")
+view.take_arrival()
+
+run_dir = view.run_picker_ui(view.list_model_runs())
+if run_dir is None:
+    st.info("No trained model yet. Train a run on the Train page (model.keras is written "
+            "when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")
+    st.stop()
+
+mtime = view.model_mtime(run_dir)
+config = view.load_config(str(run_dir), mtime)
+method, head, class_index, alpha = view.method_ui(config)
+predictions = view.load_predictions(str(run_dir), view.predictions_mtime(run_dir))
+
+st.header("One face, three heads")
+face = view.face_ui(predictions, head=head)
+if face is None:
+    st.caption("Choose a face above to see its maps.")
+else:
+    view.face_maps_ui(face, run_dir=run_dir, mtime=mtime, config=config, method=method,
+                      head=head, class_index=class_index, alpha=alpha)
+
+st.header("Average map per group")
+view.average_maps_ui(predictions, run_dir=run_dir, mtime=mtime, method=method, head=head,
+                     class_index=class_index, config=config, alpha=alpha)

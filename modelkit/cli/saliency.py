@@ -1,6 +1,61 @@
-"""`python -m modelkit saliency`: not built yet."""
+"""`python -m modelkit saliency`: write one face's saliency overlay as a PNG.
+
+    python -m modelkit saliency --run-dir runs/abc --image face.jpg --head race \
+        --class Asian --method gradcam --out map.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from modelkit import labels
 
 
-def add_parser(sub):
-    p = sub.add_parser("saliency", help="(not built yet)")
-    p.set_defaults(func=lambda args: print("not built yet") or 2)
+def add_parser(sub) -> None:
+    p = sub.add_parser("saliency", help="draw what one head of a trained model looked at",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--run-dir", required=True, help="a run folder holding model.keras")
+    p.add_argument("--image", required=True, help="the face image (jpg, png, webp, bmp)")
+    p.add_argument("--head", required=True, choices=labels.HEADS)
+    p.add_argument("--class", dest="class_name", default=None,
+                   help="the class to explain (default: the predicted one; for age, an age "
+                        "group, default: the expected age)")
+    p.add_argument("--method", default="gradcam",
+                   choices=("gradcam", "gradcam++", "saliency", "smoothgrad"))
+    p.add_argument("--alpha", type=float, default=0.45, help="weight of the map's colours")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the run, explain the image, write the overlay; print what was explained."""
+    from PIL import Image
+
+    from modelkit import saliency, uploads
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {args.out}")
+    config = saliency.load_run_config(args.run_dir)
+    class_index = saliency.class_index_for(config, args.head, args.class_name)
+    image = uploads.decode_image_file(args.image)
+    model = saliency.load_run_model(args.run_dir)
+    result = saliency.explain_detailed(model, image, head=args.head, class_index=class_index,
+                                       method=args.method)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(saliency.overlay(image, result.maps[0], alpha=args.alpha)).save(out)
+    print(f"{out}: {args.method} of the {args.head} head, explaining "
+          f"{_explained(config, result)}" + (" (constant map: no gradient)"
+                                            if result.constant[0] else ""))
+    return 0
+
+
+def _explained(config: dict, result) -> str:
+    """What the map explains, in words: a class name or the expected age."""
+    from modelkit.saliency import class_names, expected_age
+
+    index = int(result.class_indices[0])
+    if result.head == "age" and index < 0:
+        return f"the expected age ({float(expected_age(result.probs['age'])[0]):.1f} years)"
+    return repr(class_names(config, result.head)[index])

@@ -1,0 +1,181 @@
+"""The Explain page, rendered by AppTest for a tiny run folder built here: an untrained
+32-px small_cnn saved as model.keras, its config.json, and a predictions table (to the
+contract) pointing at real image files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from modelkit import labels
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = str(REPO / "pages" / "explain.py")
+RACES = list(labels.UTKFACE_RACES)
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """One saved model shared by the tests (building and saving it is the slow part)."""
+    model_module = pytest.importorskip("modelkit.model")
+    model = model_module.build_model(backbone="small_cnn", image_size=SIZE,
+                                     race_classes=RACES, weights="none")
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(root))
+    return root
+
+
+def write_run(root: Path, model_file: Path, *, name: str = "tiny", n: int = 12) -> Path:
+    """A run folder: model.keras, config.json, predictions.parquet over n real images
+    (half women, half men; the first third of each predicted wrong for gender)."""
+    folder = root / name
+    faces = folder / "faces"
+    faces.mkdir(parents=True)
+    (folder / "model.keras").write_bytes(model_file.read_bytes())
+    (folder / "config.json").write_text(json.dumps({
+        "source": "synthetic", "backbone": "small_cnn", "image_size": SIZE,
+        "race_classes": RACES, "age_is_range": False}))
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        path = faces / f"face_{i:02d}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+        gender = labels.GENDERS[i % 2]
+        wrong = i < n // 3
+        age = float(5 + 6 * i)
+        group = str(labels.age_to_group([age])[0])
+        rows.append({
+            "path": str(path), "split": "test" if i % 3 else "val",
+            "gender_true": gender, "gender_pred": labels.GENDERS[(i + wrong) % 2],
+            "race_true": RACES[i % len(RACES)], "race_pred": RACES[0],
+            "age_group_true": group, "age_group_pred": group,
+            "age_true": age, "age_pred": age + 1.0, "age_true_is_midpoint": False,
+        })
+    pd.DataFrame(rows).to_parquet(folder / "predictions.parquet")
+    return folder
+
+
+def render(at: AppTest | None = None, timeout: int = 120) -> AppTest:
+    if at is None:  # not `at or ...`: an AppTest that has not run yet is falsy
+        at = AppTest.from_file(PAGE, default_timeout=timeout)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def captions(at: AppTest) -> str:
+    return " | ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def test_no_trained_model_says_what_to_do(runs_root):
+    at = render()
+    assert "No trained model yet" in at.info[0].value
+    assert not at.image
+
+
+def test_face_and_three_heads_maps_with_predictions(runs_root, tiny_model_file):
+    write_run(runs_root, tiny_model_file)
+    at = render()
+    assert at.selectbox(key="explain_run").value.endswith("tiny")
+    # the face and one overlay per head
+    assert len(at.image) == 4
+    text = captions(at)
+    for head in ("predicted **", "explaining", "y** (group"):
+        assert head in text
+    assert "true male" in text or "true female" in text
+
+    at.selectbox(key="explain_method").set_value("saliency")
+    at.selectbox(key="explain_head").set_value("race")
+    render(at)
+    at.selectbox(key="explain_class_race").set_value("Asian")
+    render(at)
+    assert "explaining **Asian**" in captions(at)
+    assert len(at.image) == 4
+
+
+def test_filters_pick_faces_by_group_and_right_or_wrong(runs_root, tiny_model_file):
+    write_run(runs_root, tiny_model_file, n=12)
+    at = render()
+    at.selectbox(key="explain_attr").set_value("gender")
+    render(at)
+    at.selectbox(key="explain_value_gender").set_value("female")
+    at.selectbox(key="explain_correct").set_value("wrong")
+    render(at)
+    # women among the first third (wrong) are faces 1 and 3
+    options = at.selectbox(key="explain_face").options
+    assert [o.split(" ")[0] for o in options] == ["face_01.png", "face_03.png"]
+    assert "true female" in captions(at)
+
+    at.selectbox(key="explain_value_gender").set_value("male")
+    at.selectbox(key="explain_split").set_value("val")
+    at.selectbox(key="explain_correct").set_value("right")
+    render(at)
+    options = at.selectbox(key="explain_face").options
+    assert [o.split(" ")[0] for o in options] == ["face_06.png"]  # val: 0, 3, 6, 9; men right: 6
+
+
+def test_arrives_from_the_evaluate_gallery(runs_root, tiny_model_file):
+    run = write_run(runs_root, tiny_model_file)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["explain_image"] = {"run_dir": str(run),
+                                         "path": str(run / "faces" / "face_05.png")}
+    render(at)
+    assert at.radio(key="explain_source").value == "From Evaluate"
+    assert len(at.image) == 4
+    at.button(key="explain_unpin").click()
+    render(at)
+    assert at.radio(key="explain_source").value == "Evaluation set"
+    assert "From Evaluate" not in at.radio(key="explain_source").options
+
+
+def _png(size=(50, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0], 3), 128, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "data", "error"), [
+    ("notes.png", b"not an image", "notes.png: not a readable image"),
+    ("half.png", _png()[:60], "half.png: the image data is damaged or truncated"),
+    ("photo.png", None, None),
+], ids=["not-an-image", "truncated", "good"])
+def test_upload_shows_maps_or_a_clear_error(runs_root, tiny_model_file, name, data, error):
+    write_run(runs_root, tiny_model_file)
+    at = render()
+    at.radio(key="explain_source").set_value("Upload")
+    render(at)
+    at.file_uploader(key="explain_upload").upload(name, data or _png(), "image/png")
+    render(at)
+    if error:
+        assert error in at.error[0].value
+        assert not at.image
+    else:
+        assert not at.error
+        assert len(at.image) == 4
+
+
+def test_average_maps_per_group(runs_root, tiny_model_file):
+    write_run(runs_root, tiny_model_file, n=12)
+    at = render()
+    at.selectbox(key="explain_avg_attr").set_value("gender")
+    at.toggle(key="explain_avg_on").set_value(True)
+    render(at)
+    assert len(at.image) == 4 + 2  # the face panel, then one mean map per gender
+    text = captions(at)
+    assert "**male** · n=6" in text and "**female** · n=6" in text
