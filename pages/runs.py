@@ -1,4 +1,35 @@
+"""Runs: every training run, filtered, compared and cleaned up.
+
+Each run is a folder under the runs root; the table reads the registry
+(``modelkit.runs``) and each run's metrics.jsonl.
+"""
+
 import streamlit as st
 
+from dashboard import runs_view as view
+from modelkit import runs
+
 st.title("Runs")
-st.info("This page is not built yet.")
+found = runs.list_runs()
+deleted = st.session_state.pop("runs_deleted", None)
+if deleted:
+    st.success(f"Deleted {deleted}.")
+if not found:
+    st.info("No runs yet. Start one on the Train page, or with "
+            "`python -m modelkit train ... --background`.")
+    st.stop()
+
+by_id = {run.id: run for run in found}
+table = view.filters_ui(view.runs_table(found))
+st.dataframe(table, hide_index=True, key="runs_table",
+             column_config={"started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+st.caption(f"{len(table)} of {len(found)} runs. Best values are over all epochs of the "
+           "validation split.")
+
+chosen = view.compare_ui(table)
+if len(chosen) >= 2:
+    view.comparison(chosen, by_id)
+elif chosen:
+    st.caption("Pick at least one more run to compare.")
+
+view.delete_ui(list(by_id), by_id)

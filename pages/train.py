@@ -1,4 +1,29 @@
+"""Train: start a run in the background, then watch it live, cancel or resume it.
+
+The run is its own process: closing the tab or restarting the server does not stop
+it, and this page picks it up again (the Runs page lists them all).
+"""
+
 import streamlit as st
 
+from dashboard import train_view as view
+from modelkit import runs
+
 st.title("Train")
-st.info("This page is not built yet.")
+view.device_ui()
+
+with st.expander("New run", expanded=not runs.list_runs(reconcile_first=False)):
+    config = view.train_form_ui()
+    if config is not None:
+        run = view.start(config)
+        if run is not None:
+            st.success(f"Run {run.id} is {run.state}"
+                       + (f" (#{run.queue_position} in the queue)." if run.queue_position else "."))
+
+found = runs.list_runs()
+if not found:
+    st.info("No runs yet: fill in the form above and press Start training.")
+    st.stop()
+
+run_id = view.pick_run_ui(found)
+view.live_run_panel(run_id)

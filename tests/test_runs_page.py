@@ -1,0 +1,105 @@
+"""The Runs page, rendered with AppTest over runs made by the real launcher (with the
+stand-in trainer of test_runs.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import runs_view
+from modelkit import paths, runs
+from test_runs import FAKE_TRAINER
+
+PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
+
+
+@pytest.fixture(autouse=True)
+def own_runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def three_runs(tmp_path, monkeypatch):
+    """Two finished runs (2 and 3 epochs) and one running."""
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    monkeypatch.setenv("FACESCOPE_TRAIN_COMMAND", json.dumps([sys.executable, str(script)]))
+    monkeypatch.setenv("FAKE_BATCH_S", "0.02")
+    done = [runs.start_run({"source": "csv", "backbone": "small_cnn", "epochs": n})
+            for n in (2, 3)]
+    for run in done:
+        assert runs.wait(run.id, timeout=20).state == "finished"
+    monkeypatch.setenv("FAKE_BATCH_S", "0.5")
+    going = runs.start_run({"source": "synthetic", "backbone": "efficientnet_b0", "epochs": 50})
+    yield [*done, going]
+    runs.cancel(going.id)
+    runs.wait(going.id, timeout=20)
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=30)
+
+
+def test_no_runs_says_where_to_start():
+    at = page().run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+
+
+def test_the_table_lists_every_run_with_best_metrics_and_filters(three_runs):
+    at = page().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table["id"]) == {r.id for r in three_runs}
+    row = table.set_index("id").loc[three_runs[1].id]
+    assert row["state"].endswith("finished") and row["epochs"] == "3/3"
+    # The fake trainer logs val_gender_accuracy 0.5 + epoch/100 and val_age_mae 10 - epoch.
+    assert row["best val gender acc"] == pytest.approx(0.53)
+    assert row["best val age MAE"] == pytest.approx(7.0)
+    assert table.set_index("id").loc[three_runs[2].id, "state"].endswith("running")
+
+    at.sidebar.multiselect(key="runs_filter_state").select("running").run()
+    assert list(at.dataframe[0].value["id"]) == [three_runs[2].id]
+    at.sidebar.multiselect(key="runs_filter_state").unselect("running").run()
+    at.sidebar.multiselect(key="runs_filter_backbone").select("small_cnn").run()
+    assert set(at.dataframe[0].value["id"]) == {three_runs[0].id, three_runs[1].id}
+
+
+def test_two_runs_compare_curves_and_final_metrics(three_runs):
+    at = page().run()
+    at.multiselect(key="runs_compare").select(three_runs[0].id).run()
+    assert not at.get("plotly_chart")
+    at.multiselect(key="runs_compare").select(three_runs[1].id).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 5  # final metrics + val loss + three heads
+    frames = {r.id: runs_view.epoch_frame(r.run_dir) for r in three_runs[:2]}
+    final = runs_view.final_metrics(frames).set_index("run")
+    assert final.loc[three_runs[0].id, "age"] == 8.0 and final.loc[three_runs[1].id, "age"] == 7.0
+
+
+def test_delete_asks_first_and_refuses_a_running_run(three_runs):
+    victim, _, going = three_runs
+    at = page().run()
+    at.selectbox(key="runs_delete_pick").select(victim.id).run()
+    at.button(key="runs_delete").click().run()
+    assert "cannot be undone" in at.warning[0].value
+    assert Path(victim.run_dir).exists()
+    at.button(key="runs_delete_no").click().run()
+    assert Path(victim.run_dir).exists() and not at.warning
+
+    at.selectbox(key="runs_delete_pick").select(victim.id).run()
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_yes").click().run()
+    assert not Path(victim.run_dir).exists()
+    assert victim.id not in set(at.dataframe[0].value["id"])
+    assert at.success and victim.id in at.success[0].value
+
+    at.selectbox(key="runs_delete_pick").select(going.id).run()
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_yes").click().run()
+    assert "cancel it" in at.error[0].value
+    assert Path(going.run_dir).exists()

@@ -1,0 +1,118 @@
+"""The Train page, rendered with AppTest against the real launcher.
+
+Runs are launched by the same ``modelkit.runs`` the page calls, with the stand-in
+trainer of test_runs.py (``$FACESCOPE_TRAIN_COMMAND``), so a run is really running
+in its own process while the page draws it. AppTest does not fire ``run_every``: each
+``.run()`` is one redraw.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from modelkit import paths, runs
+from test_runs import FAKE_TRAINER, wait_for
+
+PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True)
+def own_runs_root(tmp_path, monkeypatch):
+    """Each test its own runs root (conftest's is shared by the whole session)."""
+    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def fake_trainer(tmp_path, monkeypatch):
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    monkeypatch.setenv("FACESCOPE_TRAIN_COMMAND", json.dumps([sys.executable, str(script)]))
+    monkeypatch.setenv("FAKE_BATCH_S", "0.3")
+    yield script
+    for run in runs.list_runs():  # leave no process behind
+        if run.state in ("queued", *runs.ACTIVE):
+            runs.cancel(run.id)
+    for run in runs.list_runs():
+        runs.wait(run.id, timeout=20)
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=30)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "error", "warning",
+                                  "subheader", "code") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_the_page_without_runs_offers_the_form_and_the_device():
+    at = page().run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+    assert at.selectbox(key="train_source").value == "synthetic"
+    assert at.selectbox(key="train_backbone").value == "small_cnn"
+    assert "Training device" in texts(at.sidebar)
+
+
+def test_start_submits_one_run_and_the_panel_follows_it(fake_trainer):
+    at = page().run()
+    at.number_input(key="train_epochs").set_value(20)
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    assert at.success and "is running" in at.success[0].value
+    at.button(key="train_start").click().run()  # a double click
+    assert len(runs.list_runs()) == 1
+    run = runs.list_runs()[0]
+    assert run.config["source"] == "synthetic" and run.config["epochs"] == 20
+    assert run.config["backbone"] == "small_cnn"
+
+    wait_for(lambda: runs.show(run.id).batch, what="the first batches")
+    at.run()  # one run_every tick
+    assert at.selectbox(key="train_watch").value == run.id
+    assert run.id in at.subheader[0].value and "running" in at.subheader[0].value
+    bar = at.get("progress")[0]
+    assert "Epoch 1/20" in bar.proto.text and "batch" in bar.proto.text
+    assert at.get("plotly_chart"), "the batch loss curve"
+    assert "fake trainer from epoch 0" in texts(at)
+
+    at.button(key=f"train_cancel_{run.id}").click().run()
+    assert runs.show(run.id).state in ("cancelling", "cancelled")
+    wait_for(lambda: runs.show(run.id).state == "cancelled", what="the cancel")
+    at.run()
+    assert at.button(key=f"train_resume_{run.id}")
+    at.button(key=f"train_resume_{run.id}").click().run()
+    assert runs.show(run.id).state in ("running", "finished")
+
+
+def test_the_queue_is_visible(fake_trainer):
+    first = runs.start_run({"source": "synthetic", "epochs": 20})
+    second = runs.start_run({"source": "synthetic", "epochs": 21})
+    at = page().run()
+    shown = texts(at)
+    assert f"`{first.id}` · running" in shown and f"`{second.id}` · #1 in queue" in shown
+
+
+def test_a_path_outside_the_data_roots_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESCOPE_DATA_ROOTS", str(tmp_path / "allowed"))
+    at = page().run()
+    at.selectbox(key="train_source").select("utkface")
+    at.text_input(key="train_root").input("/etc")
+    at.button(key="train_start").click().run()
+    assert at.error and "outside the folders the dashboard may read" in at.error[0].value
+    assert str(tmp_path / "allowed") in at.error[0].value
+    assert runs.list_runs() == []
+
+
+def test_a_failed_run_shows_its_error_and_traceback(fake_trainer):
+    run = runs.start_run({"source": "crash", "epochs": 1})
+    runs.wait(run.id, timeout=20)
+    at = page().run()
+    assert not at.exception
+    assert "RuntimeError: the dataset exploded" in at.error[0].value
+    assert any("Traceback" in c.value for c in at.code)
+    assert at.button(key=f"train_resume_{run.id}")
