@@ -28,8 +28,10 @@ BEST = {"val_loss": "min", "val_gender_accuracy": "max", "val_race_accuracy": "m
         "val_age_mae": "min"}
 BEST_TITLES = {"val_loss": "best val loss", "val_gender_accuracy": "best val gender acc",
                "val_race_accuracy": "best val race acc", "val_age_mae": "best val age MAE"}
-STATE_ICONS = {"queued": "⏳", "running": "▶️", "cancelling": "⏹️", "cancelled": "⏹️",
-               "failed": "❌", "finished": "✅"}
+# Streamlit's Material icons (markdown only): they render without an emoji font.
+STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
+               "cancelling": ":material/stop_circle:", "cancelled": ":material/stop_circle:",
+               "failed": ":material/error:", "finished": ":material/check_circle:"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -88,7 +90,7 @@ def runs_table(found: list[rk.RunInfo]) -> pd.DataFrame:
         planned = run.epochs or run.config.get("epochs")
         rows.append({
             "id": run.id,
-            "state": f"{STATE_ICONS.get(run.state, '')} {run.state}"
+            "state": run.state
                      + (f" #{run.queue_position}" if run.queue_position else ""),
             "source": run.config.get("source"),
             "backbone": run.config.get("backbone"),

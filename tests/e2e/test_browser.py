@@ -60,6 +60,9 @@ def shoot(page, name):
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
     settle(page)
+    # Thumbnails arrive through the media endpoint after the script ends: wait for them.
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)",
+                           timeout=TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"))
 
 
@@ -80,4 +83,47 @@ def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard
     assert by_race["after plan"] == [max(n, min(top, 4 * n)) for n in by_race["before"]]
     assert page.locator("[data-testid='stImage'] img").count() >= 6  # faces and augmented variants
     shoot(page, "dataset")
+    page.close()
+
+
+def fill_number(page, label, value):
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_train_evaluate_explain_a_tiny_run(dashboard, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    # Train: a tiny run on the synthetic default, started from the form.
+    goto(page, dashboard, "train")
+    fill_number(page, "Use at most N images (0 = all)", 160)
+    fill_number(page, "Epochs", 2)
+    fill_number(page, "Batch size", 32)
+    page.get_by_role("button", name="Start training").click()
+    settle(page)
+    # The live panel redraws itself every few seconds; wait for the end state.
+    page.get_by_text("Epoch 2/2", exact=False).first.wait_for(timeout=240_000)
+    page.get_by_text("finished", exact=False).first.wait_for(timeout=240_000)
+    settle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT_MS)
+    shoot(page, "train")
+
+    # Evaluate: the run's confusion matrices and per-group charts.
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    goto(page, dashboard, "evaluate")
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=TIMEOUT_MS)
+    heatmaps = page.evaluate(
+        "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => el._fullData[0].type === 'heatmap').length")
+    bars = page.evaluate(
+        "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => el._fullData[0].type === 'bar').length")
+    assert heatmaps >= 3 and bars >= 1
+    shoot(page, "evaluate")
+
+    # Explain: a saliency overlay for a face of the run's evaluation set.
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    goto(page, dashboard, "explain")
+    page.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("Grad-CAM", exact=False).count() >= 1
+    shoot(page, "explain")
     page.close()
