@@ -189,11 +189,12 @@ def filters_ui(table: pd.DataFrame) -> pd.DataFrame:
     keep = pd.Series(True, index=table.index)
     for column in ("state", "source", "backbone"):
         values = table[column].dropna()
-        options = sorted(values.str.split().str[-1].unique() if column == "state"
+        # A queued run's state reads "queued #2": filter on the word.
+        options = sorted(values.str.split().str[0].unique() if column == "state"
                          else values.unique())
         chosen = st.sidebar.multiselect(column.capitalize(), options, key=f"runs_filter_{column}")
         if chosen:
-            cells = table[column].str.split().str[1] if column == "state" else table[column]
+            cells = table[column].str.split().str[0] if column == "state" else table[column]
             keep &= cells.isin(chosen)
     return table[keep]
 
