@@ -1,0 +1,383 @@
+"""The shared-backbone model: one backbone, three named heads (gender, race, age).
+
+The model takes raw RGB pixels (0..255, input named ``image``) and rescales them
+itself, so training, prediction and saliency all feed the same thing. Age is a
+DEX-style softmax over whole years 0..100 (Rothe et al., "DEX: Deep EXpectation of
+apparent age from a single image", ICCVW 2015): the predicted age is the expected
+value, the predicted age group the group holding it. A missing label (-1) masks that
+head's loss for that image, so a source without race labels still trains the others.
+
+Example:
+    >>> model = build_model(backbone="small_cnn", image_size=64,
+    ...                     race_classes=list(labels.UTKFACE_RACES))
+    >>> compile_model(model, lr=1e-3)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from modelkit import labels
+
+Backbone = Literal["small_cnn", "mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2"]
+BACKBONES = ("small_cnn", "mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2")
+MAX_AGE = 100
+AGES = np.arange(MAX_AGE + 1, dtype="float32")
+# Smallest input each keras.applications backbone accepts.
+MIN_IMAGE_SIZE = {"small_cnn": 16, "mobilenet_v3_small": 32, "efficientnet_b0": 32,
+                  "inception_resnet_v2": 75}
+# (filters, conv layers) per stage of small_cnn; a 2x2 max pool between stages.
+SMALL_CNN_STAGES = ((32, 1), (64, 1), (128, 1), (256, 2))
+LAST_CONV_NAME = "backbone_last_conv"
+
+
+def age_group_matrix() -> np.ndarray:
+    """(101, n_groups) 0/1 matrix: which age group each year 0..100 belongs to."""
+    codes = np.asarray(labels.age_to_group(AGES).codes)
+    return np.eye(len(labels.AGE_GROUPS), dtype="float32")[codes]
+
+
+# --------------------------------------------------------------------------- backbones
+def _small_cnn(x, *, stages=None):
+    """A fast from-scratch conv stack: per stage 3x3 conv + batch norm + ReLU layers,
+    then 2x2 max pooling (none after the last stage, whose activation is the Grad-CAM
+    layer). Few convs at full resolution keep it quick on a CPU."""
+    stages = stages or SMALL_CNN_STAGES
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
+    for stage, (width, depth) in enumerate(stages, start=1):
+        for j in range(1, depth + 1):
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                    name=f"stage{stage}_conv{j}")(x)
+            x = keras.layers.BatchNormalization(name=f"stage{stage}_bn{j}")(x)
+            last = stage == len(stages) and j == depth
+            x = keras.layers.Activation("relu", name=LAST_CONV_NAME if last else
+                                        f"stage{stage}_relu{j}")(x)
+        if stage < len(stages):
+            x = keras.layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
+    return x
+
+
+def _application(backbone: str, x, *, weights):
+    """A keras.applications backbone built on ``x`` (``input_tensor``), so its layers
+    are the top model's own layers (reachable for Grad-CAM), not a nested sub-model.
+
+    MobileNetV3 and EfficientNet rescale 0..255 inputs themselves; InceptionResNetV2
+    wants [-1, 1], done here with a Rescaling layer."""
+    apps = keras.applications
+    if backbone == "mobilenet_v3_small":
+        app = apps.MobileNetV3Small(input_tensor=x, include_top=False, weights=weights,
+                                    include_preprocessing=True)
+    elif backbone == "efficientnet_b0":
+        app = apps.EfficientNetB0(input_tensor=x, include_top=False, weights=weights)
+    else:
+        x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
+        app = apps.InceptionResNetV2(input_tensor=x, include_top=False, weights=weights)
+    return app.output
+
+
+def _features(backbone: str, image, *, weights: str, dropout: float):
+    """The shared feature vector: backbone -> global average pool -> dropout."""
+    if backbone == "small_cnn":
+        x = _small_cnn(image)
+    else:
+        x = _application(backbone, image, weights="imagenet" if weights == "imagenet" else None)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.layers.Dropout(dropout, name="dropout")(x)
+
+
+def _head(features, *, name: str, units: int):
+    """One head: a softmax in float32 (stable under mixed precision), named ``name``."""
+    return keras.layers.Dense(units, activation="softmax", dtype="float32", name=name)(features)
+
+
+def _head_units(race_classes) -> dict[str, int]:
+    return {"gender": len(labels.GENDERS), "race": len(race_classes), "age": MAX_AGE + 1}
+
+
+def _check_args(backbone: str, image_size: int, race_classes, weights) -> None:
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; expected one of {list(BACKBONES)}")
+    if image_size < MIN_IMAGE_SIZE[backbone]:
+        raise ValueError(f"image_size={image_size} is too small for {backbone}; "
+                         f"use at least {MIN_IMAGE_SIZE[backbone]}")
+    if not race_classes:
+        raise ValueError("race_classes is empty; pass the source's race classes "
+                         "(Dataset.race_classes), even when no image has a race label")
+    if weights not in ("none", "imagenet") and not Path(weights).is_file():
+        raise FileNotFoundError(f"weights file {weights} not found; expected 'none', "
+                                "'imagenet' or the path of a .keras/.weights.h5 file")
+
+
+def build_model(
+    *,
+    backbone: Backbone = "small_cnn",
+    image_size: int,
+    race_classes: list[str],
+    weights: str = "none",
+    dropout: float = 0.3,
+) -> keras.Model:
+    """The shared-backbone model: input ``image`` (S, S, 3) raw 0..255, outputs
+    ``gender``, ``race``, ``age`` (softmaxes, in that order). Not compiled.
+
+    Args:
+        backbone: the feature extractor; ``small_cnn`` is the CPU default.
+        image_size: S, the square input side in pixels.
+        race_classes: the source's race classes (the race head's units, in order).
+        weights: ``none`` (from scratch), ``imagenet`` (keras.applications backbones
+            only; downloads) or a ``.keras`` / ``.weights.h5`` file whose layers with
+            matching names and shapes are copied in (fine-tuning from an earlier run).
+        dropout: dropout rate on the shared features.
+
+    Raises:
+        ValueError: unknown backbone, image too small, no race classes, or
+            ``imagenet`` asked for ``small_cnn``.
+        FileNotFoundError: ``weights`` is neither a keyword nor an existing file.
+    """
+    _check_args(backbone, image_size, race_classes, weights)
+    if weights == "imagenet" and backbone == "small_cnn":
+        raise ValueError("small_cnn has no imagenet weights; use weights='none' or pick "
+                         "mobilenet_v3_small / efficientnet_b0 / inception_resnet_v2")
+    image = keras.Input((image_size, image_size, 3), name="image")
+    features = _features(backbone, image, weights=weights, dropout=dropout)
+    outputs = [_head(features, name=n, units=u) for n, u in _head_units(race_classes).items()]
+    model = keras.Model(image, outputs, name=f"facescope_{backbone}")
+    if weights not in ("none", "imagenet"):
+        load_matching_weights(model, weights)
+    return model
+
+
+def build_single_task_model(
+    head: Literal["gender", "race", "age"],
+    *,
+    backbone: Backbone = "small_cnn",
+    image_size: int,
+    race_classes: list[str],
+    dropout: float = 0.3,
+) -> keras.Model:
+    """The same backbone with one head only: the baseline the shared model is measured
+    against (bench/bench_shared_vs_single.py)."""
+    if head not in labels.HEADS:
+        raise ValueError(f"unknown head {head!r}; expected one of {list(labels.HEADS)}")
+    _check_args(backbone, image_size, race_classes, "none")
+    image = keras.Input((image_size, image_size, 3), name="image")
+    features = _features(backbone, image, weights="none", dropout=dropout)
+    output = _head(features, name=head, units=_head_units(race_classes)[head])
+    return keras.Model(image, [output], name=f"single_{head}_{backbone}")
+
+
+def load_matching_weights(model: keras.Model, path: str | Path) -> int:
+    """Copy weights from a saved model/weights file into ``model``, layer by layer where
+    names and shapes match (so a run with other race classes still seeds the backbone).
+
+    Returns the number of layers copied. Raises ValueError when none matched."""
+    path = Path(path)
+    if path.name.endswith(".weights.h5"):
+        model.load_weights(path, skip_mismatch=True)
+        return len(model.layers)
+    source = keras.saving.load_model(path, compile=False)
+    mine = {layer.name: layer for layer in model.layers}
+    copied = 0
+    for layer in source.layers:
+        target = mine.get(layer.name)
+        ours, theirs = (target.get_weights() if target else []), layer.get_weights()
+        if theirs and len(ours) == len(theirs) and all(
+                a.shape == b.shape for a, b in zip(ours, theirs)):
+            target.set_weights(theirs)
+            copied += 1
+    if not copied:
+        raise ValueError(f"no layer of {path} matches this model by name and shape; "
+                         "was it trained with the same backbone?")
+    return copied
+
+
+def last_conv_layer_name(model: keras.Model) -> str:
+    """Name of the backbone's last layer with a 4D output (the Grad-CAM layer).
+
+    Looks through nested sub-models too, and returns the deepest match's name."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            try:
+                return last_conv_layer_name(layer)
+            except ValueError:
+                continue
+        shape = getattr(layer, "output", None)
+        if shape is not None and len(layer.output.shape) == 4 and not isinstance(
+                layer, keras.layers.InputLayer):
+            return layer.name
+    raise ValueError(f"model {model.name!r} has no layer with a 4D (image-like) output")
+
+
+# ----------------------------------------------------------------------------- losses
+@keras.saving.register_keras_serializable(package="facescope")
+class MaskedSparseCrossentropy(keras.losses.Loss):
+    """Sparse categorical cross-entropy that ignores labels < 0 (missing).
+
+    Returns the mean over the labelled images of the batch (0 when none is labelled),
+    so a head's loss scale does not depend on how many of its labels are missing."""
+
+    def __init__(self, name="masked_sparse_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = tf.reshape(tf.cast(y_true, "int32"), [-1])
+        mask = tf.cast(y_true >= 0, y_pred.dtype)
+        per_image = keras.losses.sparse_categorical_crossentropy(
+            tf.maximum(y_true, 0), y_pred)
+        return tf.math.divide_no_nan(tf.reduce_sum(per_image * mask), tf.reduce_sum(mask))
+
+
+@keras.saving.register_keras_serializable(package="facescope")
+class DexAgeLoss(keras.losses.Loss):
+    """The age head's loss. ``y_true`` is (batch, 2): [age in years or -1, age-group
+    code or -1].
+
+    - years known: cross-entropy on the year bin, the target spread as a Gaussian of
+      ``sigma`` years over neighbouring bins (0 = one-hot): neighbouring ages are
+      nearly right, and a face's age is uncertain by a few years anyway;
+    - only the group known (FairFace): -log(sum of p over the group's years);
+    - neither: masked.
+    """
+
+    def __init__(self, sigma: float = 2.0, name="dex_age_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.sigma = float(sigma)
+
+    def call(self, y_true, y_pred):
+        y_true = tf.cast(tf.reshape(y_true, [-1, 2]), "float32")
+        y_pred = tf.clip_by_value(tf.cast(y_pred, "float32"), 1e-7, 1.0)
+        years, group = y_true[:, 0], tf.cast(y_true[:, 1], "int32")
+        has_years = years >= 0
+        has_group = tf.logical_and(tf.logical_not(has_years), group >= 0)
+        year_loss = -tf.reduce_sum(self._year_target(years) * tf.math.log(y_pred), axis=-1)
+        group_p = tf.matmul(y_pred, tf.constant(age_group_matrix()))
+        group_loss = -tf.math.log(tf.clip_by_value(
+            tf.gather(group_p, tf.maximum(group, 0), batch_dims=1), 1e-7, 1.0))
+        per_image = tf.where(has_years, year_loss, tf.where(has_group, group_loss, 0.0))
+        n = tf.reduce_sum(tf.cast(tf.logical_or(has_years, has_group), "float32"))
+        return tf.math.divide_no_nan(tf.reduce_sum(per_image), n)
+
+    def _year_target(self, years):
+        ages = tf.constant(AGES)[None, :]
+        centre = tf.clip_by_value(years, 0.0, float(MAX_AGE))[:, None]
+        if self.sigma <= 0:
+            return tf.cast(tf.equal(ages, tf.round(centre)), "float32")
+        weights = tf.exp(-0.5 * tf.square((ages - centre) / self.sigma))
+        return weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma}
+
+
+# ---------------------------------------------------------------------------- metrics
+def expected_age(probabilities):
+    """DEX: the predicted age is the expected value of the softmax over years."""
+    return tf.reduce_sum(tf.cast(probabilities, "float32") * tf.constant(AGES), axis=-1)
+
+
+def _age_true(y_true):
+    """(years to compare with, group code, labelled mask) from the (batch, 2) target:
+    years when known, else the group's midpoint (FairFace), else masked."""
+    y_true = tf.cast(tf.reshape(y_true, [-1, 2]), "float32")
+    years, group = y_true[:, 0], tf.cast(y_true[:, 1], "int32")
+    midpoints = tf.constant([labels.AGE_GROUP_MIDPOINTS[g] for g in labels.AGE_GROUPS])
+    age = tf.where(years >= 0, years, tf.gather(midpoints, tf.maximum(group, 0)))
+    return age, group, tf.logical_or(years >= 0, group >= 0)
+
+
+@keras.saving.register_keras_serializable(package="facescope")
+class MaskedAccuracy(keras.metrics.Mean):
+    """Accuracy over the images whose label is known (label >= 0)."""
+
+    def __init__(self, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = tf.reshape(tf.cast(y_true, "int32"), [-1])
+        hit = tf.cast(tf.equal(tf.argmax(y_pred, axis=-1, output_type="int32"), y_true), "float32")
+        return super().update_state(hit, sample_weight=tf.cast(y_true >= 0, "float32"))
+
+
+@keras.saving.register_keras_serializable(package="facescope")
+class AgeMAE(keras.metrics.Mean):
+    """Mean absolute error in years of the expected age (against the group midpoint
+    where only the group is known)."""
+
+    def __init__(self, name="mae", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        age, _, known = _age_true(y_true)
+        return super().update_state(tf.abs(expected_age(y_pred) - age),
+                                    sample_weight=tf.cast(known, "float32"))
+
+
+@keras.saving.register_keras_serializable(package="facescope")
+class AgeGroupAccuracy(keras.metrics.Mean):
+    """Accuracy of the age group holding the expected age."""
+
+    def __init__(self, name="group_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        _, group, _ = _age_true(y_true)
+        edges = tf.constant(labels.AGE_GROUP_EDGES[1:], dtype="float32")
+        predicted = tf.reduce_sum(tf.cast(expected_age(y_pred)[:, None] >= edges, "int32"), -1)
+        hit = tf.cast(tf.equal(predicted, group), "float32")
+        return super().update_state(hit, sample_weight=tf.cast(group >= 0, "float32"))
+
+
+def head_losses(*, age_sigma: float = 2.0) -> dict:
+    return {"gender": MaskedSparseCrossentropy(), "race": MaskedSparseCrossentropy(),
+            "age": DexAgeLoss(sigma=age_sigma)}
+
+
+def head_metrics() -> dict:
+    return {"gender": [MaskedAccuracy()], "race": [MaskedAccuracy()],
+            "age": [AgeMAE(), AgeGroupAccuracy()]}
+
+
+def compile_model(
+    model: keras.Model,
+    *,
+    lr: float,
+    loss_weights: dict[str, float] | None = None,
+    age_sigma: float = 2.0,
+    decay_steps: int | None = None,
+) -> keras.Model:
+    """Compile with Adam, the masked per-head losses, their weights and metrics, for
+    the heads the model has (the shared model or a single-task one).
+
+    ``decay_steps``: cosine-decay the learning rate to 5% over that many steps (the
+    whole run), which converges further in a short CPU budget than a constant rate."""
+    heads = list(model.output_names)
+    weights = {h: 1.0 for h in heads} | {h: float(w) for h, w in (loss_weights or {}).items()
+                                         if h in heads}
+    unknown = set(loss_weights or {}) - set(labels.HEADS)
+    if unknown:
+        raise ValueError(f"loss weights for unknown head(s) {sorted(unknown)}; "
+                         f"expected some of {list(labels.HEADS)}")
+    losses, metrics = head_losses(age_sigma=age_sigma), head_metrics()
+    schedule = (keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
+                if decay_steps else lr)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss={h: losses[h] for h in heads},
+                  loss_weights={h: weights[h] for h in heads},
+                  metrics={h: metrics[h] for h in heads})
+    return model
+
+
+def model_targets(targets: dict) -> dict:
+    """The pipeline's targets (gender, race, age, age_group) as the heads' targets:
+    the age head gets (years, group) so it can fall back to the group."""
+    age = tf.stack([tf.cast(targets["age"], "float32"),
+                    tf.cast(targets["age_group"], "float32")], axis=-1)
+    return {"gender": targets["gender"], "race": targets["race"], "age": age}
+
+
+def parameter_count(model: keras.Model) -> int:
+    return int(model.count_params())

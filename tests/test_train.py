@@ -1,0 +1,181 @@
+"""Training writes the run folder of docs/CONTRACTS.md, stops on CANCEL, resumes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from modelkit import labels
+from modelkit.data.manifest import Dataset, assign_splits, build_manifest
+from modelkit.train import TrainConfig, train
+
+pytestmark = pytest.mark.slow
+RACES = list(labels.UTKFACE_RACES)
+
+
+def tiny_dataset(folder, *, n=48, with_race=True) -> Dataset:
+    """``n`` 32px faces-to-be: colour depends on gender, so there is something to learn."""
+    rng = np.random.default_rng(0)
+    gender = rng.choice(labels.GENDERS, n)
+    paths = []
+    for i in range(n):
+        colour = (200, 60, 60) if gender[i] == "male" else (60, 60, 200)
+        pixels = np.clip(np.array(colour) + rng.normal(0, 20, (32, 32, 3)), 0, 255)
+        paths.append(str(folder / f"face_{i:03d}.png"))
+        Image.fromarray(pixels.astype("uint8")).save(paths[-1])
+    frame = pd.DataFrame({"path": paths, "age": rng.integers(1, 80, n).astype(float),
+                          "gender": gender})
+    if with_race:
+        frame["race"] = rng.choice(RACES, n)
+    manifest = assign_splits(build_manifest(frame, race_classes=RACES), seed=0)
+    return Dataset(manifest=manifest, source="csv", root=str(folder))
+
+
+def config(**overrides) -> TrainConfig:
+    return TrainConfig(**{"source": "csv", "image_size": 32, "epochs": 1, "batch_size": 8,
+                          "progress_every": 2, "augment": False} | overrides)
+
+
+def epoch_lines(run_dir):
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [line for line in lines if line["type"] == "epoch"], lines
+
+
+def status(run_dir):
+    return json.loads((run_dir / "status.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tiny_dataset(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(data, tmp_path_factory):
+    return train(config(), run_dir=tmp_path_factory.mktemp("runs") / "one", dataset=data,
+                 verbose=0)
+
+
+def test_one_epoch_run_writes_every_file(finished_run, data):
+    run = finished_run
+    for name in ("config.json", "status.json", "metrics.jsonl", "model.keras",
+                 "predictions.parquet", "checkpoints/last.keras"):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").rglob("*tfevents*"))
+    state = status(run)
+    assert state["state"] == "finished" and state["epoch"] == state["epochs"] == 1
+    assert state["error"] is None and state["steps_per_epoch"] > 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["race_classes"] == RACES and saved["age_is_range"] is False
+    assert saved["n_train"] + saved["n_val"] + saved["n_test"] == len(data.manifest)
+    epochs, lines = epoch_lines(run)
+    assert [e["epoch"] for e in epochs] == [1]
+    for key in ("loss", "val_loss", "gender_accuracy", "val_gender_accuracy", "race_loss",
+                "age_mae", "val_age_mae", "images_per_s"):
+        assert np.isfinite(epochs[0][key]), key
+    assert any(line["type"] == "progress" and line["batch"] == 2 for line in lines)
+
+
+def test_predictions_cover_val_and_test_with_contract_columns(finished_run, data):
+    frame = pd.read_parquet(finished_run / "predictions.parquet")
+    expected = data.manifest[data.manifest["split"].isin(["val", "test"])]
+    assert sorted(frame["path"]) == sorted(expected["path"])
+    base = ["path", "split", "gender_true", "gender_pred", "race_true", "race_pred",
+            "age_group_true", "age_group_pred", "age_true", "age_pred", "age_true_is_midpoint"]
+    probs = ([f"prob_gender_{g}" for g in labels.GENDERS] + [f"prob_race_{r}" for r in RACES]
+             + [f"prob_age_group_{g}" for g in labels.AGE_GROUPS])
+    assert list(frame.columns) == base + probs
+    assert set(frame["gender_pred"]) <= set(labels.GENDERS)
+    np.testing.assert_allclose(frame[[f"prob_age_group_{g}" for g in labels.AGE_GROUPS]]
+                               .sum(axis=1), 1.0, rtol=1e-4)
+    assert not frame["age_true_is_midpoint"].any()
+
+
+def test_saved_model_reloads_and_predicts_what_the_run_predicted(finished_run):
+    model = keras.saving.load_model(finished_run / "model.keras")
+    frame = pd.read_parquet(finished_run / "predictions.parquet").head(4)
+    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 32)), "float32")
+                       for p in frame["path"]])
+    gender = model.predict(images, verbose=0)[0]
+    np.testing.assert_allclose(gender, frame[[f"prob_gender_{g}" for g in labels.GENDERS]],
+                               atol=1e-3)
+
+
+class CancelAt(keras.callbacks.Callback):
+    """Writes the CANCEL file during epoch ``epoch`` (1-based), after its first batch."""
+
+    def __init__(self, run_dir, epoch):
+        super().__init__()
+        self.run_dir, self.epoch = run_dir, epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch + 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.current == self.epoch and batch == 1:
+            (self.run_dir / "CANCEL").touch()
+
+
+def test_cancel_mid_epoch_then_resume_finishes_each_epoch_once(data, tmp_path):
+    run = tmp_path / "run"
+    train(config(epochs=3), run_dir=run, dataset=data, callbacks=[CancelAt(run, 2)], verbose=0)
+    state = status(run)
+    assert state["state"] == "cancelled" and state["epoch"] == 1
+    assert (run / "checkpoints/last.keras").is_file() and not (run / "model.keras").exists()
+
+    (run / "CANCEL").unlink()
+    train(config(epochs=3), run_dir=run, dataset=data, resume=True, verbose=0)
+    epochs, _ = epoch_lines(run)
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert status(run)["state"] == "finished" and (run / "model.keras").is_file()
+
+
+class FailAfterEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("disk on fire")
+
+
+def test_a_crash_is_reported_then_resume_continues_after_the_last_epoch(data, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train(config(epochs=2), run_dir=run, dataset=data, callbacks=[FailAfterEpoch()],
+              verbose=0)
+    state = status(run)
+    assert state["state"] == "failed" and "disk on fire" in state["error"]
+    assert "Traceback" in state["traceback"] and state["epoch"] == 1
+
+    train(config(epochs=2), run_dir=run, dataset=data, resume=True, verbose=0)
+    epochs, _ = epoch_lines(run)
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert status(run)["state"] == "finished"
+
+
+def test_a_source_without_race_labels_trains_with_the_race_head_masked(tmp_path):
+    data = tiny_dataset(tmp_path, n=32, with_race=False)
+    run = train(config(), run_dir=tmp_path / "run", dataset=data, verbose=0)
+    epochs, _ = epoch_lines(run)
+    assert np.isfinite(epochs[0]["loss"]) and epochs[0]["race_loss"] == 0.0
+    frame = pd.read_parquet(run / "predictions.parquet")
+    assert frame["race_true"].isna().all() and frame["race_pred"].isna().all()
+    assert frame["gender_pred"].notna().all()
+
+
+def test_heartbeat_keeps_beating_during_a_long_step(data, tmp_path):
+    """A step longer than a second must not look like a dead run."""
+    seen = set()
+
+    class SlowStep(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:  # hold the training thread 2.5 s, watching status.json
+                deadline = time.time() + 2.5
+                while time.time() < deadline:
+                    seen.add(status(tmp_path / "run")["heartbeat"])
+
+    train(config(), run_dir=tmp_path / "run", dataset=data, callbacks=[SlowStep()], verbose=0)
+    assert len(seen) >= 3  # at least one beat a second
