@@ -1,8 +1,9 @@
 """The command line: ``python -m modelkit {data,train,runs,evaluate,saliency} ...``.
 
 Each command lives in its own ``modelkit/cli/<name>.py`` with ``add_parser(sub)``
-and a ``run(args) -> int``; this module only wires them together, and imports the
-heavy ones (TensorFlow) only when they are called.
+and a ``run(args) -> int``. A user error is raised as ``ValueError`` or
+``FileNotFoundError`` and printed as one line, exit status 2. This module only wires
+the commands together; the heavy ones import TensorFlow only when they run.
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ import importlib
 import sys
 
 COMMANDS = ("data", "train", "runs", "evaluate", "saliency")
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    # User errors (a missing folder, a bad label) are one line, not a traceback.
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

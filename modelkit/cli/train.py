@@ -112,8 +112,6 @@ def run(args: argparse.Namespace) -> int:
         from modelkit.runs import handle_background
         return handle_background(args)
     if args.resume and not args.run_dir:
-        # ValueError, not CommandError: under `python -m modelkit` that class lives in
-        # __main__, and one imported from modelkit.__main__ would not be caught.
         raise ValueError("--resume needs --run-dir: the run folder to continue")
     from modelkit.train import train
 
