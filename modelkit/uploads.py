@@ -22,7 +22,7 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "jpg": ("JPEG", "MPO"), "jpeg": ("JPEG", "MPO"), "png": ("PNG",),
     "webp": ("WEBP",), "bmp": ("BMP",),
 }
-MAX_BYTES = 20 * 1024 * 1024          # 20 MiB: far above any face photo
+MAX_BYTES = 10 * 1024 * 1024          # 10 MiB, as server.maxUploadSize: far above any face photo
 MAX_PIXELS = 40_000_000               # 40 megapixels (e.g. 8000 x 5000)
 
 
