@@ -238,6 +238,13 @@ def run_panel(run_id: str) -> None:
     except ValueError:
         st.info(f"Run {run_id} is gone (deleted).")
         return
+    # The run picker and the queue sit outside this fragment: when the watched run
+    # changes state (it finished, or a queued one started), redraw the whole page.
+    seen = st.session_state.setdefault("train_panel_states", {})
+    if seen.get(run.id, run.state) != run.state:
+        seen[run.id] = run.state
+        st.rerun(scope="app")
+    seen[run.id] = run.state
     found = rk.list_runs(reconcile_first=False)
     where = rk.progress(run)
     icon = runs_view.STATE_ICONS.get(run.state, "")

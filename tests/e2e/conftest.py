@@ -62,9 +62,14 @@ def dashboard(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
-    # Background training processes were started in their own sessions: stop them.
-    subprocess.run([sys.executable, "-m", "modelkit", "runs", "list", "--json"], env=env, cwd=REPO,
-                   capture_output=True)
+    # Training runs live in their own sessions and outlive the server: if the test
+    # stopped half-way, cancel what is still going so nothing runs on after pytest.
+    from modelkit import runs
+
+    for run in runs.list_runs(runs_root=work / "runs"):
+        if run.state == "queued" or run.is_active:
+            runs.cancel(run.id, runs_root=work / "runs")
+            runs.wait(run.id, runs_root=work / "runs", timeout=60)
 
 
 @pytest.fixture(scope="module")
