@@ -117,7 +117,9 @@ def head_curves_figure(frame: pd.DataFrame, *, head: str) -> go.Figure:
                 fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[key], mode="lines+markers",
                                          name=key, line={"dash": dash}), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_layout(height=300, margin={"t": 40, "b": 10}, legend={"orientation": "h"})
+    # Legend above the plots: below them it sits on the "epoch" axis titles.
+    fig.update_layout(height=320, margin={"t": 70, "b": 10},
+                      legend={"orientation": "h", "y": 1.18, "x": 0})
     return fig
 
 

@@ -171,9 +171,8 @@ def pick_run_ui(found: list[rk.RunInfo]) -> str | None:
     if st.session_state.get("train_watch") not in ids:
         active = [r.id for r in found if r.state in (*rk.ACTIVE, "queued")]
         st.session_state["train_watch"] = (active or ids)[0]
-    states = {r.id: r.state for r in found}
-    return st.selectbox("Watch run", ids, key="train_watch",
-                        format_func=lambda i: f"{i} · {states[i]}")
+    # Ids only: the state changes while the panel below is live, the picker does not.
+    return st.selectbox("Watch run", ids, key="train_watch")
 
 
 def queue_ui(found: list[rk.RunInfo]) -> None:
@@ -238,8 +237,8 @@ def run_panel(run_id: str) -> None:
     except ValueError:
         st.info(f"Run {run_id} is gone (deleted).")
         return
-    # The run picker and the queue sit outside this fragment: when the watched run
-    # changes state (it finished, or a queued one started), redraw the whole page.
+    # The queue sits outside this fragment: when the watched run changes state (it
+    # finished, or a queued one started), redraw the whole page.
     seen = st.session_state.setdefault("train_panel_states", {})
     if seen.get(run.id, run.state) != run.state:
         seen[run.id] = run.state
