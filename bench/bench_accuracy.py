@@ -9,6 +9,11 @@ group, with the wall time and the machine's load (the CPU is shared).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import json
 import os

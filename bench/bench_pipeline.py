@@ -11,6 +11,11 @@ Both produce (32, S, S, 3) float32 batches of the same images; images/s over one
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import os
 import time

@@ -10,6 +10,11 @@ epoch (training part), parameters, and each head's validation metric.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
 import argparse
 import os
 import time
