@@ -235,20 +235,20 @@ def truncate_metrics(path: Path, *, after_epoch: int) -> None:
 
 # ------------------------------------------------------------------------- strategy
 def choose_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over several local GPUs, mixed float16 on any GPU, the default
-    strategy on a CPU.
+    """MultiWorkerMirroredStrategy when ``TF_CONFIG`` names a cluster
+    (``modelkit.distributed``), MirroredStrategy over several local GPUs, mixed float16
+    on any GPU, the default strategy on a CPU.
 
-    The seam for several machines: ``TF_CONFIG`` would select
-    ``MultiWorkerMirroredStrategy``, but Keras 3 ``model.fit`` fails under it on TF 2.21
-    (keras-team/keras#20585); it needs a custom step under ``strategy.run``.
+    ``train`` sends a ``TF_CONFIG`` run to ``modelkit.distributed.train_multi_worker``
+    (its own step under ``strategy.run``): Keras 3 ``model.fit`` fails under
+    MultiWorkerMirroredStrategy on TF 2.21 (keras-team/keras#20585).
     """
-    if os.environ.get("TF_CONFIG"):
-        raise NotImplementedError(
-            "TF_CONFIG is set, but multi-worker training is not supported yet: Keras 3 "
-            "model.fit fails under MultiWorkerMirroredStrategy on TF 2.21 "
-            "(keras-team/keras#20585). Unset TF_CONFIG to train on this machine.")
+    from modelkit import distributed
+
     gpus = tf.config.list_physical_devices("GPU")
     keras.mixed_precision.set_global_policy("mixed_float16" if gpus else "float32")
+    if distributed.cluster_task() is not None:
+        return distributed.make_strategy()
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -281,6 +281,14 @@ def train(
         Whatever failed; ``status.json`` then says ``failed`` with the error and its
         traceback. A cancelled run returns normally with state ``cancelled``.
     """
+    from modelkit import distributed
+
+    if distributed.cluster_task() is not None:  # TF_CONFIG: one worker of a cluster
+        if callbacks:
+            raise ValueError("Keras callbacks need model.fit, which multi-worker training "
+                             "(TF_CONFIG) does not use; pass none")
+        return distributed.train_multi_worker(config, run_dir=run_dir, resume=resume,
+                                              dataset=dataset, verbose=verbose)
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and (run_dir / "config.json").exists():

@@ -91,6 +91,9 @@ def add_parser(sub) -> None:
     p.add_argument("--background", action="store_true",
                    help="start the run in the background (see `runs`) and return")
     p.add_argument("--json", action="store_true", help="with --background: print JSON")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="start N local training workers on 127.0.0.1 (generated TF_CONFIG, "
+                        "MultiWorkerMirroredStrategy); --batch-size is then per worker")
     p.set_defaults(func=run)
 
 
@@ -108,6 +111,8 @@ def default_run_dir(config, *, runs_root: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "workers", None):
+        return run_local_workers(args)
     if getattr(args, "background", False):
         from modelkit.runs import handle_background
         return handle_background(args)
@@ -120,3 +125,22 @@ def run(args: argparse.Namespace) -> int:
                     run_dir=args.run_dir or default_run_dir(config, runs_root=args.runs_root))
     print(run_dir)
     return 0
+
+
+def run_local_workers(args: argparse.Namespace) -> int:
+    """``train --workers N``: the same training flags as N local worker processes
+    (``modelkit.distributed.launch_local_workers``); prints the chief's run folder."""
+    if args.background:
+        raise ValueError("--workers starts the workers in the foreground; drop --background "
+                         "(or run the workers under your own scheduler, see README)")
+    from modelkit.distributed import launch_local_workers
+    from modelkit.runs import LAUNCHER_KEYS, argv_from_config
+
+    flags = {k: v for k, v in vars(args).items() if k not in (*LAUNCHER_KEYS, "workers")}
+    if args.resume and not args.run_dir:
+        raise ValueError("--resume needs --run-dir: the run folder to continue")
+    argv = argv_from_config(flags) + (["--resume"] if args.resume else [])
+    names = argparse.Namespace(backbone=args.backbone or "small_cnn",  # no TensorFlow here
+                               source=args.source or "synthetic")
+    run_dir = args.run_dir or default_run_dir(names, runs_root=args.runs_root)
+    return launch_local_workers(argv, workers=args.workers, run_dir=run_dir)
