@@ -1,5 +1,6 @@
-"""Shared fixtures. Every test gets its own cache dir and runs root, so nothing a
-test writes leaks into the user's ~/.cache or ./runs, or into another test."""
+"""Shared fixtures. Every test gets its own runs root and the session a cache dir of
+its own, so nothing a test writes leaks into the user's ~/.cache or ./runs, and no
+test's runs show up in another's."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory, monkeypatch):
+def _isolated_dirs(tmp_path_factory, tmp_path, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "facescope-cache"
     cache.mkdir(exist_ok=True)
     monkeypatch.setenv("FACESCOPE_CACHE_DIR", str(cache))
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path_factory.getbasetemp() / "runs"))
+    # Each test its own runs root: a run (and its registry) never leaks into another test.
+    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
     # The default synthetic set is 10,000 faces; tests that load it get a small one.
     monkeypatch.setenv("FACESCOPE_SYNTHETIC_N", "120")

@@ -17,11 +17,6 @@ from test_runs import FAKE_TRAINER
 PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 
 
-@pytest.fixture(autouse=True)
-def own_runs_root(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
-
-
 @pytest.fixture
 def three_runs(tmp_path, monkeypatch):
     """Two finished runs (2 and 3 epochs) and one running."""

@@ -20,12 +20,6 @@ from test_runs import FAKE_TRAINER, wait_for
 PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
 
 
-@pytest.fixture(autouse=True)
-def own_runs_root(tmp_path, monkeypatch):
-    """Each test its own runs root (conftest's is shared by the whole session)."""
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
-
-
 @pytest.fixture
 def fake_trainer(tmp_path, monkeypatch):
     script = tmp_path / "fake_trainer.py"
