@@ -85,12 +85,17 @@ def root(tmp_path):
     return tmp_path / "runs"
 
 
-@pytest.fixture
-def fake_trainer(tmp_path, monkeypatch):
-    """Launch the stand-in trainer instead of `python -m modelkit train`."""
+def install_fake_trainer(tmp_path, monkeypatch):
+    """Make the launcher start the stand-in trainer instead of `python -m modelkit train`."""
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER)
     monkeypatch.setenv("FACESCOPE_TRAIN_COMMAND", json.dumps([sys.executable, str(script)]))
+    return script
+
+
+@pytest.fixture
+def fake_trainer(tmp_path, monkeypatch):
+    script = install_fake_trainer(tmp_path, monkeypatch)
     monkeypatch.setattr(runs, "_train_parser", lambda: None)
     return script
 

@@ -3,8 +3,6 @@ stand-in trainer of test_runs.py)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import runs_view
 from modelkit import paths, runs
-from test_runs import FAKE_TRAINER
+from test_runs import install_fake_trainer
 
 PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 
@@ -20,9 +18,7 @@ PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 @pytest.fixture
 def three_runs(tmp_path, monkeypatch):
     """Two finished runs (2 and 3 epochs) and one running."""
-    script = tmp_path / "fake_trainer.py"
-    script.write_text(FAKE_TRAINER)
-    monkeypatch.setenv("FACESCOPE_TRAIN_COMMAND", json.dumps([sys.executable, str(script)]))
+    install_fake_trainer(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.02")
     done = [runs.start_run({"source": "csv", "backbone": "small_cnn", "epochs": n})
             for n in (2, 3)]

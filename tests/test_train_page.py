@@ -8,23 +8,19 @@ in its own process while the page draws it. AppTest does not fire ``run_every``:
 
 from __future__ import annotations
 
-import json
-import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from modelkit import paths, runs
-from test_runs import FAKE_TRAINER, wait_for
+from test_runs import install_fake_trainer, wait_for
 
 PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
 
 
 @pytest.fixture
 def fake_trainer(tmp_path, monkeypatch):
-    script = tmp_path / "fake_trainer.py"
-    script.write_text(FAKE_TRAINER)
-    monkeypatch.setenv("FACESCOPE_TRAIN_COMMAND", json.dumps([sys.executable, str(script)]))
+    script = install_fake_trainer(tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.3")
     yield script
     for run in runs.list_runs():  # leave no process behind
