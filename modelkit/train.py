@@ -398,7 +398,9 @@ def _train(config, *, run_dir, resume, dataset, status, callbacks, verbose) -> s
         verbose = 1 if sys.stdout.isatty() else 2
     try:
         if initial_epoch < config.epochs:
-            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+            # The tf.data pipeline already shuffles; shuffle=False only silences Keras's
+            # warning that it would ignore its own shuffle on a dataset.
+            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
                       initial_epoch=initial_epoch, callbacks=fit_callbacks, verbose=verbose)
     except TrainingCancelled:
         save_checkpoint(model, run_dir, epoch=status.fields["epoch"], kind="cancelled")
