@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override (default: the CLI's)")
     args = parser.parse_args()
 
-    from modelkit.train import TrainConfig, train
+    from modelkit.config import TrainConfig
+    from modelkit.training.fit import train
 
     config = TrainConfig(source="utkface", root=args.root)
     if args.epochs:
@@ -65,7 +66,7 @@ def main() -> None:
 
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     test = predictions[predictions["split"] == "test"]
-    epochs = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     epochs = [e for e in epochs if e["type"] == "epoch"]
     print(f"run: {run_dir}")
     print(f"config: {json.dumps(config.to_dict())}")

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from modelkit import labels  # noqa: E402
+from modelkit.evaluate import PREDICTIONS_FILE  # noqa: E402
 
 
 def synthetic_predictions(rows: int, *, seed: int = 0) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def main() -> None:
         os.environ["FACESCOPE_RUNS_ROOT"] = tmp
         os.environ.setdefault("FACESCOPE_CACHE_DIR", str(Path(tmp) / "cache"))
         (Path(tmp) / "bench").mkdir()
-        synthetic_predictions(args.rows).to_parquet(Path(tmp) / "bench" / "predictions.parquet")
+        synthetic_predictions(args.rows).to_parquet(Path(tmp) / "bench" / PREDICTIONS_FILE)
         at = AppTest.from_file(str(REPO / "pages" / "evaluate.py"), default_timeout=300)
         first = timed(at, lambda a: None)
         races = ["White", "Black", "Asian", "Indian", "Others"]
@@ -97,7 +98,7 @@ def main() -> None:
             for i in range(args.repeats):
                 if step is None:
                     race = races[i % len(races)]
-                    times.append(timed(at, lambda a: a.sidebar.selectbox(
+                    times.append(timed(at, lambda a, race=race: a.sidebar.selectbox(
                         key="evaluate_filter_value").set_value(race)))
                 else:
                     times.append(timed(at, step))

@@ -61,9 +61,9 @@ def main() -> None:
     for _ in cached:  # the first pass fills the cache (what training's epoch 1 does)
         pass
     # Warm both up on a few batches (TF graph tracing, file cache), then time full passes.
-    for _ in zip(range(3), ds):
+    for _ in zip(range(3), ds, strict=False):
         pass
-    for _ in zip(range(3), naive_batches(paths, image_size=args.image_size, batch_size=32)):
+    for _ in zip(range(3), naive_batches(paths, image_size=args.image_size, batch_size=32), strict=False):
         pass
     print(f"{len(paths)} JPEGs from {args.root}, batches of {args.batch_size}, "
           f"{args.image_size}px, cores {os.cpu_count()}, load average {os.getloadavg()}")

@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from modelkit import labels, saliency  # noqa: E402
+from modelkit.config import SALIENCY_METHODS  # noqa: E402
 from modelkit.model import build_model  # noqa: E402
 
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--backbones", nargs="+", default=["small_cnn", "mobilenet_v3_small"])
-    parser.add_argument("--methods", nargs="+", default=list(saliency.METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(SALIENCY_METHODS))
     parser.add_argument("--head", default="gender", choices=labels.HEADS)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)

@@ -1,193 +1,47 @@
-"""The Evaluate page's pieces: run listing, cached loaders, Plotly figures, widgets.
+"""The Evaluate page's widgets: run, split and group pickers, and one ``*_ui()`` per
+section (overall, confusion matrices, by group, age error, worst groups, worst errors).
 
-The numbers come from ``modelkit.evaluate``; this module only caches them (keyed by
-run folder, the predictions file's mtime and the filter, so a retrained run is picked
-up and a rerun with the same inputs costs nothing) and draws them.
+The numbers come from ``modelkit.evaluate`` through the cached ``dashboard.loaders``
+(keyed by run folder, predictions mtime and the filter, so a retrained run is picked
+up and a rerun with the same inputs costs nothing); the charts from
+``dashboard.evaluate_figures``. Widget keys start with ``evaluate_``.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
+from dashboard import loaders
+from dashboard.evaluate_figures import (
+    confusion_figure,
+    grouping_title,
+    head_title,
+    mae_by_age_figure,
+    metric_by_group_figure,
+    metric_title,
+)
+from dashboard.titles import ATTRIBUTE_TITLES
 from modelkit import evaluate as ev
-from modelkit import paths
 
 NO_FILTER = "all faces"
 NO_COMPARE = "(none)"
-ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group"}
-HEAD_TITLES = {**ATTRIBUTE_TITLES, "age": "Age"}
-RUN_COLORS = ("#1f77b4", "#ff7f0e")
+OVERALL_METRICS = ("gender_accuracy", "race_accuracy", "age_group_accuracy", "age_mae")
+GALLERY_SIZE = 12
 
 
-# ----------------------------------------------------------------------------- runs
+@dataclass(frozen=True)
+class EvaluatedRun:
+    """One run shown on the page: its name, folder, predictions mtime (the cache key)
+    and its evaluation of the chosen split."""
 
-def list_runs(root: str | os.PathLike | None = None) -> list[Path]:
-    """Run folders under the runs root that hold a predictions table, newest first."""
-    base = paths.runs_root(root)
-    if not base.is_dir():
-        return []
-    runs = [p for p in base.iterdir() if (p / ev.PREDICTIONS_FILE).is_file()]
-    return sorted(runs, key=lambda p: (p / ev.PREDICTIONS_FILE).stat().st_mtime, reverse=True)
-
-
-def predictions_mtime(run_dir: str | os.PathLike) -> float:
-    """The cache key part that changes when a run writes new predictions."""
-    return ev.predictions_path(run_dir).stat().st_mtime
-
-
-# ----------------------------------------------------------------------------- cached loaders
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def load_predictions(run_dir: str, mtime: float) -> pd.DataFrame:
-    """The run's predictions table, all splits (``mtime`` keys the cache)."""
-    return ev.load_predictions(run_dir)
-
-
-@st.cache_data(show_spinner="Computing per-group figures...", max_entries=8)
-def load_evaluation(run_dir: str, mtime: float, split: str) -> ev.Evaluation:
-    """Overall and per-group figures of one split (seeded bootstrap, so stable)."""
-    return ev.evaluate(load_predictions(run_dir, mtime), split=split)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def load_confusion(run_dir: str, mtime: float, split: str, head: str, normalize: bool,
-                   where: tuple[tuple[str, str], ...]) -> ev.Confusion:
-    """A confusion matrix of a split among faces matching ``where`` (true labels)."""
-    frame, _ = ev.select_split(load_predictions(run_dir, mtime), split)
-    return ev.confusion(frame, head, normalize=normalize, where=dict(where))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def load_mae_by_age(run_dir: str, mtime: float, split: str,
-                    where: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    """Age error by true-age bin among faces matching ``where``."""
-    frame, _ = ev.select_split(load_predictions(run_dir, mtime), split)
-    return ev.mae_by_true_age(frame, where=dict(where))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def load_worst_errors(run_dir: str, mtime: float, split: str, head: str,
-                      where: tuple[tuple[str, str], ...], k: int) -> pd.DataFrame:
-    """The ``k`` worst errors of a head among faces matching ``where``."""
-    frame, _ = ev.select_split(load_predictions(run_dir, mtime), split)
-    return ev.worst_errors(frame, head, dict(where), k)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def load_thumbnail(path: str, mtime: float, size: int = 128) -> np.ndarray | None:
-    """A small RGB copy of an image for the gallery; None when it cannot be read."""
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            image.thumbnail((size, size))
-            return np.asarray(image)
-    except (OSError, ValueError):
-        return None
-
-
-def file_mtime(path: str) -> float:
-    """mtime of a file, 0 when it is gone (the thumbnail then reads as missing)."""
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
-
-# ----------------------------------------------------------------------------- figures
-
-def confusion_figure(matrix: ev.Confusion, *, title: str) -> go.Figure:
-    """Heatmap of a confusion matrix: true classes down, predicted across, each cell
-    annotated with its count and its share of the true class."""
-    counts = matrix.counts
-    totals = counts.sum(axis=1, keepdims=True)
-    shares = np.divide(counts, totals, out=np.zeros(counts.shape, float), where=totals > 0)
-    text = [[f"{c}<br>{s:.0%}" for c, s in zip(row_c, row_s)] for row_c, row_s in zip(counts, shares)]
-    z = shares if matrix.normalized else counts
-    figure = go.Figure(go.Heatmap(
-        z=z.tolist(), x=matrix.labels, y=matrix.labels, text=text, texttemplate="%{text}",
-        colorscale="Blues", zmin=0, zmax=1 if matrix.normalized else None,
-        colorbar={"title": "share of true" if matrix.normalized else "images"},
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
-    ))
-    figure.update_layout(
-        title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=320 + 22 * len(matrix.labels),
-        xaxis={"title": "predicted", "type": "category", "side": "bottom"},
-        yaxis={"title": "true", "type": "category", "autorange": "reversed"},
-    )
-    return figure
-
-
-def metric_by_group_figure(series: dict[str, pd.DataFrame], *, metric: str,
-                           overall: dict[str, float], small_n: int) -> go.Figure:
-    """Bars of one metric per group (one trace per run) with their bootstrap interval,
-    the group's n on each bar, and a dashed line at each run's overall value. Groups
-    under ``small_n`` labelled faces are drawn faded."""
-    figure = go.Figure()
-    for (label, rows), color in zip(series.items(), RUN_COLORS):
-        value = rows["value"].to_numpy(float)
-        figure.add_bar(
-            name=label, x=rows["group"], y=value, marker_color=color,
-            marker_opacity=np.where(rows["n"] < small_n, 0.35, 0.9).tolist(),
-            error_y={"type": "data", "symmetric": False,
-                     "array": np.nan_to_num(rows["ci_high"].to_numpy(float) - value).tolist(),
-                     "arrayminus": np.nan_to_num(value - rows["ci_low"].to_numpy(float)).tolist()},
-            text=[f"n={n}" for n in rows["n"]], textposition="inside", insidetextanchor="start",
-            customdata=np.stack([rows["n"], rows["ci_low"], rows["ci_high"]], axis=1).tolist(),
-            hovertemplate="%{x}<br>%{y:.3f} [%{customdata[1]:.3f}, %{customdata[2]:.3f}]"
-                          "<br>n=%{customdata[0]}<extra>" + label + "</extra>",
-        )
-        if overall.get(label) is not None and not np.isnan(overall[label]):
-            figure.add_hline(y=overall[label], line_dash="dash", line_color=color,
-                             annotation_text=f"overall {overall[label]:.3f}",
-                             annotation_position="top left")
-    figure.update_layout(
-        barmode="group", title=metric_title(metric), height=420,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25},
-        xaxis={"type": "category"}, yaxis={"title": metric_title(metric)},
-    )
-    return figure
-
-
-def mae_by_age_figure(series: dict[str, pd.DataFrame], *, vs_midpoint: bool) -> go.Figure:
-    """Age MAE (years) per true-age bin, one line per run, n in the hover."""
-    figure = go.Figure()
-    for (label, rows), color in zip(series.items(), RUN_COLORS):
-        figure.add_scatter(
-            name=label, x=rows["bin"], y=rows["mae"], mode="lines+markers", line_color=color,
-            customdata=np.stack([rows["n"], rows["median_ae"], rows["bias"]], axis=1).tolist(),
-            hovertemplate="true age %{x}<br>MAE %{y:.2f} y, median %{customdata[1]:.2f} y"
-                          "<br>bias %{customdata[2]:+.2f} y<br>n=%{customdata[0]}<extra>"
-                          + label + "</extra>",
-        )
-    what = "true age-range midpoint" if vs_midpoint else "true age"
-    figure.update_layout(
-        title=f"Age MAE against {what}", height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        xaxis={"title": what, "type": "category"}, yaxis={"title": "MAE (years)", "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.3},
-    )
-    return figure
-
-
-def metric_title(metric: str) -> str:
-    """``race_balanced_accuracy`` -> ``Race balanced accuracy``."""
-    for head, title in sorted(HEAD_TITLES.items(), key=lambda kv: -len(kv[0])):
-        if metric.startswith(head + "_"):
-            rest = metric[len(head) + 1:].replace("_", " ")
-            return f"{title} {rest.replace('mae', 'MAE').replace('median ae', 'median abs. error')}"
-    return metric
-
-
-def grouping_title(key: str) -> str:
-    """``race_x_gender`` -> ``Race × gender``."""
-    parts = key.split("_x_")
-    return " × ".join([ATTRIBUTE_TITLES[parts[0]]] + [ATTRIBUTE_TITLES[p].lower() for p in parts[1:]])
+    name: str
+    run_dir: Path
+    mtime: float
+    evaluation: ev.Evaluation
 
 
 def where_title(where: dict[str, str]) -> str:
@@ -195,7 +49,7 @@ def where_title(where: dict[str, str]) -> str:
     return ", ".join(f"{ATTRIBUTE_TITLES[a].lower()} = {v}" for a, v in where.items()) or NO_FILTER
 
 
-# ----------------------------------------------------------------------------- widgets
+# ----------------------------------------------------------------------------- sidebar
 
 def run_picker_ui(runs: list[Path]) -> tuple[Path, Path | None]:
     """Sidebar: the run to evaluate and, optionally, one to compare it with."""
@@ -204,14 +58,18 @@ def run_picker_ui(runs: list[Path]) -> tuple[Path, Path | None]:
                                   help="Runs under the runs root that have predictions")
     others = [NO_COMPARE] + [n for n in names if n != chosen]
     compare = st.sidebar.selectbox("Compare with", others, key="evaluate_compare")
-    by_name = dict(zip(names, runs))
+    by_name = dict(zip(names, runs, strict=True))
     return by_name[chosen], (by_name[compare] if compare != NO_COMPARE else None)
 
 
-def split_ui(predictions: pd.DataFrame) -> str:
-    """Sidebar: the evaluation split (test first when there is one)."""
+def evaluation_splits(predictions: pd.DataFrame) -> list[str]:
+    """The splits worth evaluating (not train), test first."""
     splits = [s for s in ev.available_splits(predictions) if s != "train"]
-    splits = sorted(splits, key=lambda s: s != "test")
+    return sorted(splits, key=lambda s: s != "test")
+
+
+def split_ui(splits: list[str]) -> str:
+    """Sidebar: the evaluation split."""
     return st.sidebar.radio("Split", splits, key="evaluate_split", horizontal=True)
 
 
@@ -230,6 +88,97 @@ def group_filter_ui(predictions: pd.DataFrame) -> dict[str, str]:
     return {attribute: st.sidebar.selectbox("Group", values, key="evaluate_filter_value")}
 
 
+def evaluated_runs_ui(run_dir: Path, compare_dir: Path | None, *, split: str) -> list[EvaluatedRun]:
+    """The chosen run's evaluation, and the compared run's when it has ``split`` (a
+    warning says so when it has not)."""
+    shown = [_evaluated(run_dir, split)]
+    if compare_dir is not None:
+        mtime = loaders.predictions_mtime(compare_dir)
+        if split in ev.available_splits(loaders.predictions(str(compare_dir), mtime)):
+            shown.append(_evaluated(compare_dir, split))
+        else:
+            st.warning(f"{compare_dir.name} has no {split} predictions; showing {run_dir.name} alone.")
+    return shown
+
+
+def _evaluated(run_dir: Path, split: str) -> EvaluatedRun:
+    mtime = loaders.predictions_mtime(run_dir)
+    return EvaluatedRun(run_dir.name, run_dir, mtime, loaders.evaluation(str(run_dir), mtime, split))
+
+
+# ----------------------------------------------------------------------------- sections
+
+def overall_ui(shown: list[EvaluatedRun], *, split: str) -> None:
+    """One row of headline figures per run."""
+    for run in shown:
+        evaluation = run.evaluation
+        st.subheader(f"{run.name} · {split} · {evaluation.n} faces")
+        for cell, metric in zip(st.columns(len(OVERALL_METRICS)), OVERALL_METRICS, strict=True):
+            value = evaluation.overall_value(metric)
+            is_age = metric == "age_mae"
+            label = metric_title(metric) + (" (vs range midpoint)" if is_age
+                                            and evaluation.age_mae_vs_midpoint else "")
+            shown_value = "n/a" if pd.isna(value) else f"{value:.2f} y" if is_age else f"{value:.1%}"
+            cell.metric(label, shown_value)
+
+
+def confusion_ui(shown: list[EvaluatedRun], *, split: str, where: dict[str, str],
+                 normalize: bool) -> None:
+    """One tab per class head, the runs' matrices side by side."""
+    faces = where_title(where)
+    st.caption(f"Rows: true label; columns: predicted. Faces: {faces}.")
+    for head, tab in zip(ev.CLASS_HEADS, st.tabs([head_title(h) for h in ev.CLASS_HEADS]), strict=True):
+        with tab:
+            for column, run in zip(st.columns(len(shown)), shown, strict=True):
+                matrix = loaders.confusion(str(run.run_dir), run.mtime, split, head,
+                                           normalize=normalize, where=where)
+                with column:
+                    if matrix.n == 0:
+                        st.info(f"No face with a {head} label among {faces} in {run.name}.")
+                        continue
+                    title = f"{head_title(head)} · {run.name} · {faces} (n={matrix.n})"
+                    st.plotly_chart(confusion_figure(matrix, title=title),
+                                    key=f"evaluate_confusion_{head}_{run.name}")
+
+
+def by_group_ui(shown: list[EvaluatedRun]) -> tuple[str, int]:
+    """Pick a grouping and a figure; bars per group for every run. Returns the chosen
+    metric and the small-group threshold (the gaps' minimum n)."""
+    main = shown[0].evaluation
+    left, right = st.columns(2)
+    groupings = list(dict.fromkeys(main.by_group["grouping"]))
+    grouping = left.selectbox("Group by", groupings, key="evaluate_grouping",
+                              format_func=grouping_title)
+    rows = main.by_group[main.by_group["grouping"] == grouping]
+    metric = right.selectbox("Figure", list(dict.fromkeys(rows["metric"])), key="evaluate_metric",
+                             format_func=metric_title)
+    small_n = int(main.settings.get("gap_min_n", 5))
+    series = {run.name: run.evaluation.by_group[(run.evaluation.by_group["grouping"] == grouping)
+                                                & (run.evaluation.by_group["metric"] == metric)]
+              for run in shown}
+    overall = {run.name: run.evaluation.overall_value(metric) for run in shown}
+    st.plotly_chart(metric_by_group_figure(series, metric=metric, overall=overall, small_n=small_n),
+                    key="evaluate_by_group")
+    if metric in ev.LOWER_IS_BETTER and main.age_mae_vs_midpoint:
+        st.caption("Age errors are measured against the midpoint of each true age range "
+                   "(the source gives ranges, not years).")
+    st.caption(f"Bars: {int(100 * main.settings['ci'])}% bootstrap interval "
+               f"({main.settings['n_boot']} resamples); faded bars have fewer than {small_n} "
+               "labelled faces. Dashed: overall.")
+    return metric, small_n
+
+
+def age_error_ui(shown: list[EvaluatedRun], *, split: str, where: dict[str, str]) -> None:
+    """Age MAE against true age, one line per run."""
+    ages = {run.name: loaders.mae_by_true_age(str(run.run_dir), run.mtime, split, where=where)
+            for run in shown}
+    if all(table.empty for table in ages.values()):
+        st.info(f"No face with a known age among {where_title(where)}.")
+        return
+    st.plotly_chart(mae_by_age_figure(ages, vs_midpoint=shown[0].evaluation.age_mae_vs_midpoint),
+                    key="evaluate_age")
+
+
 def worst_groups_table(evaluation: ev.Evaluation, *, metric: str, min_n: int, k: int = 15) -> pd.DataFrame:
     """The ranked worst-groups table, in display form."""
     table = evaluation.worst_groups(metric, min_n=min_n, k=k)
@@ -238,13 +187,36 @@ def worst_groups_table(evaluation: ev.Evaluation, *, metric: str, min_n: int, k:
         "grouping": "by", "ci_low": "CI low", "ci_high": "CI high", "shortfall": "worse than overall by"})
 
 
+def worst_groups_ui(run: EvaluatedRun, *, metric: str, small_n: int) -> None:
+    """The groups furthest below overall on ``metric``, above a size the user picks."""
+    min_n = st.slider("Only groups with at least n labelled faces", 1, 100, small_n,
+                      key="evaluate_min_n")
+    st.caption(f"{metric_title(metric)}, {run.name}, worst first.")
+    st.dataframe(worst_groups_table(run.evaluation, metric=metric, min_n=min_n),
+                 hide_index=True, width="stretch")
+
+
+def worst_errors_ui(run: EvaluatedRun, *, split: str, where: dict[str, str]) -> None:
+    """Pick a head; the gallery of its worst errors among the filtered faces."""
+    head = st.selectbox("Head", ev.EVAL_HEADS, key="evaluate_gallery_head", format_func=head_title)
+    errors = loaders.worst_errors(str(run.run_dir), run.mtime, split, head, where=where,
+                                  k=GALLERY_SIZE)
+    st.caption(f"{where_title(where)}: " + ("largest age errors." if head == ev.AGE_HEAD else
+                                             "wrong predictions, most confident first."))
+    if errors.empty:
+        st.info("No errors here.")
+    else:
+        error_gallery_ui(errors, run_dir=run.run_dir, head=head)
+
+
 def error_gallery_ui(errors: pd.DataFrame, *, run_dir: Path, head: str, per_row: int = 6) -> None:
     """Thumbnails of the worst errors, true vs predicted and confidence, each with a
     button that opens the Explain page on that image."""
     for start in range(0, len(errors), per_row):
-        for column, (i, row) in zip(st.columns(per_row), errors.iloc[start:start + per_row].iterrows()):
+        rows = errors.iloc[start:start + per_row]
+        for column, (i, row) in zip(st.columns(per_row), rows.iterrows(), strict=False):  # last row short
             with column:
-                thumbnail = load_thumbnail(row["path"], file_mtime(row["path"]))
+                thumbnail = loaders.thumbnail(row["path"])
                 if thumbnail is None:
                     st.caption(f"image not found: {Path(row['path']).name}")
                 else:

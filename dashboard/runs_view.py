@@ -1,8 +1,15 @@
-"""The Runs page's pieces, and the curve figures the Train page shares.
+"""The Runs page's pieces, the curve figures the Train page shares, and the reconcile timer.
 
 Numbers come from ``modelkit.runs`` (registry, status, metrics.jsonl); this module
 turns them into tables and Plotly figures and draws the widgets. It never starts or
 stops anything except through ``modelkit.runs``.
+
+Reading is free of writes: ``runs.list_runs``/``runs.show`` only read. The one write a
+page makes without a click is :func:`reconcile_due`, ``runs.reconcile()`` behind
+``st.cache_data(ttl=RECONCILE_S)``: at most once every ``RECONCILE_S`` seconds per
+server and runs root, however many tabs rerun, so a run whose processes died is shown
+``failed`` within that time. (Runs that end normally need no reconcile: their
+supervisor records the end and starts the next queued run.)
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from modelkit import labels
+from dashboard.titles import HEAD_TITLES, run_color
+from modelkit import labels, paths
 from modelkit import runs as rk
 
+RECONCILE_S = 10
 HEAD_METRIC = {"gender": "accuracy", "race": "accuracy", "age": "mae"}
-HEAD_TITLES = {"gender": "Gender", "race": "Race", "age": "Age"}
 METRIC_TITLES = {"accuracy": "accuracy", "mae": "MAE (years)", "loss": "loss"}
 # The best value of each validation metric: highest accuracy, lowest loss and MAE.
 BEST = {"val_loss": "min", "val_gender_accuracy": "max", "val_race_accuracy": "max",
@@ -32,6 +40,19 @@ BEST_TITLES = {"val_loss": "best val loss", "val_gender_accuracy": "best val gen
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
                "cancelling": ":material/stop_circle:", "cancelled": ":material/stop_circle:",
                "failed": ":material/error:", "finished": ":material/check_circle:"}
+
+
+# ----------------------------------------------------------------------------- reconcile
+@st.cache_data(ttl=RECONCILE_S, show_spinner=False, max_entries=16)
+def _reconciled(root: str) -> float:
+    rk.reconcile(runs_root=root)
+    return time.time()
+
+
+def reconcile_due() -> float:
+    """Reconcile the registry if the last reconcile of this runs root is older than
+    ``RECONCILE_S`` seconds (shared by every session of the server); returns its time."""
+    return _reconciled(os.fspath(paths.runs_root()))
 
 
 # ----------------------------------------------------------------------------- data
@@ -175,13 +196,11 @@ def final_metrics_figure(table: pd.DataFrame) -> go.Figure:
         for col, head in enumerate(labels.HEADS, start=1):
             fig.add_trace(go.Bar(x=[row["run"]], y=[row[head]], name=row["run"],
                                  legendgroup=row["run"], showlegend=col == 1,
-                                 marker_color=_COLORS[i % len(_COLORS)]), row=1, col=col)
+                                 marker_color=run_color(i)), row=1, col=col)
     fig.update_layout(height=320, margin={"t": 40, "b": 10}, barmode="group")
     fig.update_xaxes(showticklabels=False)
     return fig
 
-
-_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
 
 # ----------------------------------------------------------------------------- widgets
@@ -215,7 +234,7 @@ def comparison(ids: list[str], found: dict[str, rk.RunInfo]) -> None:
         return
     st.plotly_chart(final_metrics_figure(final_metrics(frames)), key="runs_final")
     keys = ["val_loss", *(f"val_{h}_{HEAD_METRIC[h]}" for h in labels.HEADS)]
-    for column, key in zip(st.columns(2) * 2, keys):
+    for column, key in zip(st.columns(2) * 2, keys, strict=True):
         with column:
             st.plotly_chart(compare_curves_figure(frames, key=key), key=f"runs_curve_{key}")
 

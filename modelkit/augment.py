@@ -31,7 +31,10 @@ def build_augmenter(*, seed: int, config: AugmentConfig = AugmentConfig()) -> ke
     returning randomly altered images in the same range. Call with ``training=True``.
 
     Each layer gets its own seed derived from ``seed`` so two runs with the same
-    seed see the same sequence of augmentations.
+    seed see the same sequence of augmentations, as long as the batches are fed one
+    at a time (the layers advance a stateful seed generator per call; the pipeline
+    maps the augmenter without parallel calls for this reason). Labels are not its
+    business: it sees images only.
     """
     layers = []
     if config.flip:

@@ -23,6 +23,8 @@ AGE_GROUP_MIDPOINTS = {
     "0-2": 1.0, "3-9": 6.0, "10-19": 14.5, "20-29": 24.5, "30-39": 34.5,
     "40-49": 44.5, "50-59": 54.5, "60-69": 64.5, "70+": 75.0,
 }
+# Ages are whole years 0..MAX_AGE: the age head's bins, and the readers' sanity range.
+MAX_AGE = 100
 
 UTKFACE_RACES = ("White", "Black", "Asian", "Indian", "Others")
 FAIRFACE_RACES = (

@@ -23,10 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from modelkit import labels
+from modelkit.config import BACKBONES
+from modelkit.labels import MAX_AGE
 
-Backbone = Literal["small_cnn", "mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2"]
-BACKBONES = ("small_cnn", "mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2")
-MAX_AGE = 100
 AGES = np.arange(MAX_AGE + 1, dtype="float32")
 # Smallest input each keras.applications backbone accepts.
 MIN_IMAGE_SIZE = {"small_cnn": 16, "mobilenet_v3_small": 32, "efficientnet_b0": 32,
@@ -115,7 +114,7 @@ def _check_args(backbone: str, image_size: int, race_classes, weights) -> None:
 
 def build_model(
     *,
-    backbone: Backbone = "small_cnn",
+    backbone: str = "small_cnn",
     image_size: int,
     race_classes: list[str],
     weights: str = "none",
@@ -154,7 +153,7 @@ def build_model(
 def build_single_task_model(
     head: Literal["gender", "race", "age"],
     *,
-    backbone: Backbone = "small_cnn",
+    backbone: str = "small_cnn",
     image_size: int,
     race_classes: list[str],
     dropout: float = 0.3,
@@ -186,7 +185,7 @@ def load_matching_weights(model: keras.Model, path: str | Path) -> int:
         target = mine.get(layer.name)
         ours, theirs = (target.get_weights() if target else []), layer.get_weights()
         if theirs and len(ours) == len(theirs) and all(
-                a.shape == b.shape for a, b in zip(ours, theirs)):
+                a.shape == b.shape for a, b in zip(ours, theirs, strict=False)):
             target.set_weights(theirs)
             copied += 1
     if not copied:
@@ -279,7 +278,7 @@ def expected_age(probabilities):
     return tf.reduce_sum(tf.cast(probabilities, "float32") * tf.constant(AGES), axis=-1)
 
 
-def _age_true(y_true):
+def age_true(y_true):
     """(years to compare with, group code, labelled mask) from the (batch, 2) target:
     years when known, else the group's midpoint (FairFace), else masked."""
     y_true = tf.cast(tf.reshape(y_true, [-1, 2]), "float32")
@@ -311,7 +310,7 @@ class AgeMAE(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        age, _, known = _age_true(y_true)
+        age, _, known = age_true(y_true)
         return super().update_state(tf.abs(expected_age(y_pred) - age),
                                     sample_weight=tf.cast(known, "float32"))
 
@@ -324,7 +323,7 @@ class AgeGroupAccuracy(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        _, group, _ = _age_true(y_true)
+        _, group, _ = age_true(y_true)
         edges = tf.constant(labels.AGE_GROUP_EDGES[1:], dtype="float32")
         predicted = tf.reduce_sum(tf.cast(expected_age(y_pred)[:, None] >= edges, "int32"), -1)
         hit = tf.cast(tf.equal(predicted, group), "float32")

@@ -51,32 +51,37 @@ def split_rows(manifest: pd.DataFrame, split: str | None) -> np.ndarray:
     return np.flatnonzero((manifest["split"].astype(object) == split).to_numpy())
 
 
-def plan_repeats(plan, *, n_rows: int, rows: np.ndarray, seed: int) -> np.ndarray:
-    """Integer repeat count per selected row: the plan's, else 1. ``plan.repeats`` is
-    the array of counts, or a method drawing them with ``seed``."""
+def plan_repeats(plan, *, n_rows: int, rows: np.ndarray) -> np.ndarray:
+    """Integer repeat count per selected row: the plan's ``repeats`` (one per row of
+    the manifest it was made from, already drawn with its seed), else 1."""
     if plan is None:
         return np.ones(len(rows), dtype="int64")
-    repeats = plan.repeats(seed) if callable(plan.repeats) else plan.repeats
-    repeats = np.asarray(repeats, dtype="int64")
+    repeats = np.asarray(plan.repeats, dtype="int64")
     if len(repeats) != n_rows:
         raise ValueError(f"the balance plan has {len(repeats)} rows but the manifest has "
                          f"{n_rows}; build the plan from the same manifest")
     return repeats[rows]
 
 
-def steps_per_epoch(manifest: pd.DataFrame, *, split: str | None, batch_size: int,
-                    plan=None, seed: int = 0) -> int:
-    """Batches one pass over ``make_dataset(...)`` yields (with the plan's repeats)."""
+def epoch_size(manifest: pd.DataFrame, *, split: str | None, plan=None) -> int:
+    """Images one pass over ``make_dataset(...)`` yields (with the plan's repeats)."""
     rows = split_rows(manifest, split)
-    total = plan_repeats(plan, n_rows=len(manifest), rows=rows, seed=seed).sum()
-    return int(math.ceil(total / batch_size))
+    return int(plan_repeats(plan, n_rows=len(manifest), rows=rows).sum())
+
+
+def steps_per_epoch(manifest: pd.DataFrame, *, split: str | None, batch_size: int,
+                    plan=None) -> int:
+    """Batches one pass over ``make_dataset(...)`` yields (with the plan's repeats)."""
+    return int(math.ceil(epoch_size(manifest, split=split, plan=plan) / batch_size))
 
 
 def _decoder(image_size: int):
+    """The one decoder (``modelkit.data.decode``): path -> (S, S, 3) uint8, antialiased,
+    the same ops saliency, uploads and the views run on their images."""
+    from modelkit.data.decode import read_image_tf
+
     def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, (image_size, image_size), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return read_image_tf(path, image_size=image_size)
     return decode
 
 
@@ -103,11 +108,12 @@ def make_dataset(
         batch_size: images per batch (the last batch may be smaller).
         race_classes: the race head's classes, in the head's order.
         training: shuffle each epoch and augment; otherwise keep manifest order.
-        plan: a ``modelkit.balance.BalancePlan`` over ``manifest``; each image is
-            repeated ``plan.repeats(seed)[row]`` times per epoch (0 drops it).
+        plan: a ``modelkit.balance.BalancePlan`` over ``manifest`` (anything with a
+            ``repeats`` array, one count per manifest row); each image is repeated
+            ``plan.repeats[row]`` times per epoch (0 drops it). None: each once.
         augment: a callable (e.g. ``modelkit.augment.build_augmenter``) applied to
             whole batches with ``training=True``; used only when ``training``.
-        seed: shuffle and plan seed.
+        seed: shuffle seed.
         cache: cache decoded images in memory (True) or in this file prefix (str).
 
     Returns:
@@ -117,40 +123,47 @@ def make_dataset(
     if batch_size < 1 or image_size < 1:
         raise ValueError(f"batch_size and image_size must be >= 1; got {batch_size}, {image_size}")
     rows = split_rows(manifest, split)
-    repeats = plan_repeats(plan, n_rows=len(manifest), rows=rows, seed=seed)
+    repeats = plan_repeats(plan, n_rows=len(manifest), rows=rows)
     subset = manifest.iloc[rows]
     targets = encode_targets(subset, race_classes=race_classes)
     paths = subset["path"].astype(str).to_numpy()
     decode = _decoder(image_size)
     total = int(repeats.sum())
+    # Only a plan needs the per-element repeat column (and the flat_map it drives).
+    columns = (paths, targets) if plan is None else (paths, targets, repeats)
 
+    ds = tf.data.Dataset.from_tensor_slices(columns)
     if cache:
         # Decode each image once into the cache, then repeat and shuffle decoded
         # images (a full-size shuffle buffer of uint8 thumbnails).
-        ds = tf.data.Dataset.from_tensor_slices((paths, targets, repeats))
-        ds = ds.map(lambda p, t, n: (decode(p), t, n), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda p, *rest: (decode(p), *rest), num_parallel_calls=AUTOTUNE)
         ds = ds.cache("" if cache is True else str(cache))
-        ds = _expand(ds)
+        ds = _repeat_as_planned(ds, planned=plan is not None)
         if training:
             ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
     else:
         # Repeat and shuffle the (cheap) paths, then decode in parallel.
-        ds = tf.data.Dataset.from_tensor_slices((paths, targets, repeats))
-        ds = _expand(ds)
+        ds = _repeat_as_planned(ds, planned=plan is not None)
         if training:
             ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
         ds = ds.map(lambda p, t: (decode(p), t), num_parallel_calls=AUTOTUNE,
                     deterministic=not training)
     ds = ds.map(lambda image, t: (tf.cast(image, tf.float32), t), num_parallel_calls=AUTOTUNE)
-    # flat_map hides the length; state it so Keras shows a progress bar with a total.
-    ds = ds.batch(batch_size).apply(
-        tf.data.experimental.assert_cardinality(math.ceil(total / batch_size)))
+    ds = ds.batch(batch_size)
+    if plan is not None:
+        # flat_map hides the length; state it so Keras shows a progress bar with a total.
+        ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(total / batch_size)))
     if training and augment is not None:
-        ds = ds.map(lambda images, t: (augment(images, training=True), t),
-                    num_parallel_calls=AUTOTUNE)
+        # One batch at a time: the Keras layers draw from a stateful seed generator, and
+        # parallel calls would race for it (a seed would no longer fix the run). Each
+        # call is vectorised over the batch and prefetch overlaps it with the step.
+        ds = ds.map(lambda images, t: (augment(images, training=True), t))
     return ds.prefetch(AUTOTUNE)
 
 
-def _expand(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """Each element ``(x, targets, n)`` becomes ``n`` copies of ``(x, targets)``."""
+def _repeat_as_planned(ds: tf.data.Dataset, *, planned: bool) -> tf.data.Dataset:
+    """With a plan, each element ``(x, targets, n)`` becomes ``n`` copies of
+    ``(x, targets)``; without one the elements are already ``(x, targets)``."""
+    if not planned:
+        return ds
     return ds.flat_map(lambda x, t, n: tf.data.Dataset.from_tensors((x, t)).repeat(n))

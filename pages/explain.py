@@ -3,29 +3,31 @@
 Pick a run and a face (from the evaluation set by group, split and right/wrong, from
 the Evaluate gallery, or an upload), a method and a class; see the three heads' maps
 side by side, and the average map per group to compare where the model looks for
-different people.
+different people. Every face is decoded exactly as training decodes it.
 """
 
 import streamlit as st
 
+from dashboard import explain_faces_view as faces
 from dashboard import explain_view as view
+from dashboard import loaders
 
 st.title("Explain")
-view.take_arrival()
+faces.take_arrival()
 
-run_dir = view.run_picker_ui(view.list_model_runs())
+run_dir = view.run_picker_ui(loaders.runs_with_model())
 if run_dir is None:
     st.info("No trained model yet. Train a run on the Train page (model.keras is written "
             "when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")
     st.stop()
 
 mtime = view.model_mtime(run_dir)
-config = view.load_config(str(run_dir), mtime)
+config = loaders.run_config(str(run_dir), mtime)
 method, head, class_index, alpha = view.method_ui(config)
-predictions = view.load_predictions(str(run_dir), view.predictions_mtime(run_dir))
+predictions = loaders.predictions(str(run_dir), loaders.predictions_mtime(run_dir))
 
 st.header("One face, three heads")
-face = view.face_ui(predictions, head=head)
+face = faces.face_ui(predictions, head=head, image_size=view.model_image_size(run_dir, mtime))
 if face is None:
     st.caption("Choose a face above to see its maps.")
 else:

@@ -1,7 +1,8 @@
 """Runs: every training run, filtered, compared and cleaned up.
 
 Each run is a folder under the runs root; the table reads the registry
-(``modelkit.runs``) and each run's metrics.jsonl.
+(``modelkit.runs``) and each run's metrics.jsonl. Reading writes nothing; the registry
+is reconciled (dead runs marked failed) at most every few seconds per server.
 """
 
 import streamlit as st
@@ -10,6 +11,7 @@ from dashboard import runs_view as view
 from modelkit import runs
 
 st.title("Runs")
+view.reconcile_due()
 found = runs.list_runs()
 deleted = st.session_state.pop("runs_deleted", None)
 if deleted:

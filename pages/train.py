@@ -1,29 +1,35 @@
 """Train: start a run in the background, then watch it live, cancel or resume it.
 
 The run is its own process: closing the tab or restarting the server does not stop
-it, and this page picks it up again (the Runs page lists them all).
+it, and this page picks it up again (the Runs page lists them all). The page reads the
+registry; it reconciles it (a write) at most every few seconds per server.
 """
 
 import streamlit as st
 
+from dashboard import run_panel_view as panel
+from dashboard import runs_view
 from dashboard import train_view as view
 from modelkit import runs
 
 st.title("Train")
 view.device_ui()
-
-with st.expander("New run", expanded=not runs.list_runs(reconcile_first=False)):
-    config = view.train_form_ui()
-    if config is not None:
-        run = view.start(config)
-        if run is not None:
-            st.success(f"Run {run.id} is {run.state}"
-                       + (f" (#{run.queue_position} in the queue)." if run.queue_position else "."))
-
+runs_view.reconcile_due()
 found = runs.list_runs()
+
+with st.expander("New run", expanded=not found):
+    config = view.train_form_ui()
+if config is not None:
+    run = view.start(config)
+    if run is not None:
+        st.success(f"Run {run.id} is {run.state}"
+                   + (f" (#{run.queue_position} in the queue)." if run.queue_position else "."))
+        found = runs.list_runs()
+
 if not found:
     st.info("No runs yet: fill in the form above and press Start training.")
     st.stop()
 
-run_id = view.pick_run_ui(found)
-view.live_run_panel(run_id)
+run_id = panel.pick_run_ui(found)
+panel.live_run_panel(run_id)
+panel.queue_ui(found)

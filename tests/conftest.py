@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from fixtures import tiny_synthetic_root  # noqa: F401  (session fixture)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

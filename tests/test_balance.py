@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from modelkit import labels
-from modelkit.balance import plan_balance
-from modelkit.data.manifest import build_manifest
+from modelkit.balance import epoch_counts, plan_balance, split_part, training_plan
+from modelkit.config import DEFAULTS
+from modelkit.data.manifest import build_manifest, counts
 
 
 def make_manifest(rows):
@@ -83,3 +84,48 @@ def test_repeats_are_seeded():
 def test_bad_arguments_say_what_was_expected(skewed, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plan_balance(skewed, **kwargs)
+
+
+def with_splits(manifest, splits):
+    manifest = manifest.copy()
+    manifest["split"] = pd.Categorical(splits, categories=list(labels.SPLITS))
+    return manifest
+
+
+def test_training_plans_the_train_split_only(skewed):
+    # Every other row of 20-29 goes to val: the train split has 6 of its 12.
+    splits = ["val" if i < 12 and i % 2 else "train" for i in range(len(skewed))]
+    manifest = with_splits(skewed, splits)
+    plan = training_plan(manifest, balance="age_group", target="max", max_repeat=3, seed=0)
+    train = split_part(manifest, "train")
+    assert len(plan.manifest) == len(train) == len(skewed) - 6
+    assert plan.before["20-29"] == 6 and plan.target == 6  # the max of the train split
+    expected = plan_balance(train, attribute="age_group", target="max", max_repeat=3, seed=0)
+    np.testing.assert_array_equal(plan.repeats, expected.repeats)
+    assert plan.images_per_epoch == plan.repeats.sum() == epoch_counts(train, plan, "race").sum()
+
+
+def test_training_plan_defaults_are_train_s():
+    import inspect
+
+    defaults = {k: v.default for k, v in inspect.signature(training_plan).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    assert defaults == {"balance": DEFAULTS.balance, "target": DEFAULTS.target,
+                        "max_repeat": DEFAULTS.max_repeat, "seed": DEFAULTS.seed}
+
+
+def test_no_rebalancing_means_the_train_split_as_it_is(skewed):
+    manifest = with_splits(skewed, ["train"] * (len(skewed) - 3) + ["test"] * 3)
+    assert training_plan(manifest, balance="none") is None
+    train = split_part(manifest, "train")
+    assert epoch_counts(train, None, "gender").equals(counts(train, "gender"))
+    assert training_plan(with_splits(skewed, ["val"] * len(skewed)), balance="race") is None
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: training_plan(m, balance="hair"), "balance must be one of none, age_group"),
+    (lambda m: split_part(m, "holdout"), "split must be one of train, val, test"),
+])
+def test_training_plan_errors_name_the_choices(skewed, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(with_splits(skewed, ["train"] * len(skewed)))

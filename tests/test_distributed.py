@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures import make_tiny_synthetic
+
 from modelkit.__main__ import main
-from modelkit.distributed import MULTIWORKER_CHECKPOINTS, cluster_task, local_tf_configs
+from modelkit.config import TrainConfig
+from modelkit.training.artifacts import MULTIWORKER_CHECKPOINTS
+from modelkit.training.multiworker import launcher
+from modelkit.training.multiworker.cluster import cluster_task
+from modelkit.training.multiworker.launcher import local_tf_configs
 
 REPO = Path(__file__).resolve().parents[1]
 PER_REPLICA_BATCH, LR, EPOCHS = 8, 0.002, 3
@@ -65,6 +69,40 @@ def test_local_tf_configs_share_one_cluster_of_free_local_ports():
 def test_workers_cannot_run_in_the_background(capsys):
     assert main(["train", "--workers", "2", "--background"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_reading_the_cluster_imports_no_tensorflow():
+    code = ("import sys, modelkit.training, modelkit.training.multiworker.cluster, "
+            "modelkit.training.multiworker.launcher; assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+class FinishedWorker:
+    """What the launcher sees of a worker process that exited with 0."""
+
+    returncode = 0
+
+    def poll(self):
+        return 0
+
+    def wait(self, timeout=None):
+        return 0
+
+
+def test_the_launcher_hands_every_worker_the_config_as_a_file(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(launcher.subprocess, "Popen",
+                        lambda cmd, env, **kw: started.append((cmd, env)) or FinishedWorker())
+    config = TrainConfig(source="csv", labels="faces.csv", epochs=4, balance="race")
+    assert launcher.launch_local_workers(config, workers=3, run_dir=tmp_path / "r", resume=True) == 0
+    commands = [cmd for cmd, _ in started]
+    assert len(set(map(tuple, commands))) == 1  # the same command for every worker
+    cmd = commands[0]
+    assert cmd[1:4] == ["-m", "modelkit", "train"] and cmd[-3:] == [
+        "--run-dir", str(tmp_path / "r"), "--resume"]
+    assert TrainConfig.load(cmd[cmd.index("--config") + 1]) == config.with_absolute_paths()
+    tasks = [json.loads(env["TF_CONFIG"])["task"] for _, env in started]
+    assert tasks == [{"type": "worker", "index": i} for i in range(3)]
 
 
 # ----------------------------------------------------------------- real workers (slow)
@@ -138,7 +176,7 @@ def test_two_workers_match_one_worker_with_the_same_global_batch(runs):
     dropout masks), and both learned (the loss fell by over 10%)."""
     two, one = (epoch_lines(only_run_folder(runs[w][0])) for w in (2, 1))
     assert [e["replicas"] for e in one] == [1] * EPOCHS
-    for a, b in zip(two, one):
+    for a, b in zip(two, one, strict=True):
         assert a["images"] == b["images"]
         assert a["loss"] == pytest.approx(b["loss"], rel=0.10), (a["epoch"], a["loss"], b["loss"])
     for lines in (two, one):

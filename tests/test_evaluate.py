@@ -13,6 +13,7 @@ import pytest
 from modelkit import evaluate as ev
 from modelkit import labels
 from modelkit.__main__ import main
+from modelkit.evaluate import bootstrap
 
 RACES = list(labels.UTKFACE_RACES)  # Indian and Others: never true, never predicted
 NAN = float("nan")
@@ -126,7 +127,7 @@ def test_every_group_figure_matches_an_independent_computation(predictions, eval
             assert set(table["n_group"]) == {len(rows)}
             for head in ev.EVAL_HEADS:
                 expected = expected_figures(rows, head)
-                for metric, value in dict(zip(table["metric"], table["value"])).items():
+                for metric, value in dict(zip(table["metric"], table["value"], strict=True)).items():
                     if metric.startswith(head + "_") and not (head == "age" and metric.startswith("age_group")):
                         assert same(value, expected[metric]), (key, group, metric, value, expected[metric])
                         checked += 1
@@ -162,7 +163,7 @@ def test_interval_agrees_with_a_plain_row_bootstrap():
     truth = rng.choice(RACES, n)
     pred = np.where(rng.random(n) < 0.7, truth, rng.choice(RACES, n))
     rows = [("male", "male", t, p, "20-29", "20-29", 25.0, 20 + 10 * rng.random())
-            for t, p in zip(truth, pred)]
+            for t, p in zip(truth, pred, strict=True)]
     frame = make_predictions(rows, [])
     result = ev.evaluate(frame, groupings=[("race",)], n_boot=2000, seed=0)
     mine = result.by_group.set_index(["group", "metric"])
@@ -329,8 +330,8 @@ def test_json_shape(evaluation):
     assert {"overall", "by_group", "confusion", "gaps"} <= set(payload)
     assert {"gender_accuracy", "race_accuracy", "age_group_accuracy", "age_mae"} <= set(payload["overall"])
     assert {"gender", "race", "age_group", "race_x_gender", "age_group_x_gender"} <= set(payload["by_group"])
-    for key, groups in payload["by_group"].items():
-        for group, entry in groups.items():
+    for groups in payload["by_group"].values():
+        for entry in groups.values():
             assert {"n", "gender_accuracy", "race_accuracy", "age_group_accuracy", "age_mae"} <= set(entry)
     no_race = payload["by_group"]["age_group"]["70+"]
     assert no_race["n"] == 2 and no_race["race_accuracy"] is None and no_race["ci"]["race_accuracy"] is None
@@ -377,3 +378,39 @@ def test_cli_table_and_errors(tmp_path, capsys, predictions):
     val_only = write_run(tmp_path / "val_only", predictions[predictions["split"] == "val"])
     assert main(["evaluate", "--run-dir", str(val_only), "--split", "test"]) == 2
     assert "no 'test' rows; splits present: ['val']" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- bootstrap pieces
+
+def test_confusion_statistics_match_an_independent_computation(predictions):
+    test_rows, _ = ev.select_split(predictions)
+    for head in ev.CLASS_HEADS:
+        classes = ev.class_labels(test_rows, head)
+        counts = ev.confusion(test_rows, head).counts
+        stats = bootstrap.confusion_statistics(counts)
+        expected = expected_figures(test_rows, head)
+        for name in ("accuracy", "balanced_accuracy", "macro_f1"):
+            assert same(float(stats[name]), expected[f"{head}_{name}"]), (head, name)
+        for code, name in enumerate(classes):
+            assert same(float(stats["recall"][code]), expected[f"{head}_recall_{name}"])
+
+
+def test_shared_resamples_give_a_paired_interval():
+    """Two runs scored on the same images: one draw of row indices serves both, so the
+    interval of their difference is that of the paired differences."""
+    rng = np.random.default_rng(3)
+    errors_a = rng.gamma(2.0, 3.0, 300)
+    errors_b = errors_a + rng.normal(0.5, 0.2, 300)  # run B: ~0.5 y worse on every image
+    draws = bootstrap.resample_indices(300, n_boot=1000, rng=np.random.default_rng(0))
+    assert draws.shape == (1000, 300) and draws.min() >= 0 and draws.max() < 300
+    np.testing.assert_array_equal(draws, bootstrap.resample_indices(
+        300, n_boot=1000, rng=np.random.default_rng(0)))  # seeded
+    quantiles = bootstrap.interval_quantiles(0.95)
+    paired = bootstrap.percentile_interval(errors_b[draws].mean(1) - errors_a[draws].mean(1),
+                                           quantiles=quantiles)
+    difference = errors_b - errors_a
+    expected = np.quantile(difference[draws].mean(1), quantiles)
+    np.testing.assert_allclose(paired, expected)
+    assert paired[0] < 0.5 < paired[1] and paired[1] - paired[0] < 0.1
+    with pytest.raises(ValueError, match=r"ci must lie in \(0, 1\), got 1.5"):
+        bootstrap.interval_quantiles(1.5)

@@ -3,10 +3,8 @@ table written by hand to the contract, with real image files for the gallery).""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-
-from modelkit import evaluate as ev
 from test_evaluate import make_predictions
+
+from dashboard import loaders
+from modelkit import evaluate as ev
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "pages" / "evaluate.py")
@@ -148,6 +147,8 @@ def test_gallery_opens_the_explain_page(runs_root):
     at.selectbox(key="evaluate_gallery_head").set_value("race").run()
     buttons = [b for b in at.button if (b.key or "").startswith("evaluate_explain_")]
     assert len(buttons) == 4  # the four wrong race predictions
+    assert len(at.get("image")) == 4  # each with its thumbnail
+    assert not [c for c in at.caption if "image not found" in c.value]
     buttons[0].click().run()
     assert not at.exception
     assert at.title[0].value == "Explain"
@@ -159,18 +160,40 @@ def test_gallery_opens_the_explain_page(runs_root):
         assert at.session_state["explain_pinned"] == worst
 
 
+def test_loaders_list_runs_newest_first_and_read_predictions(runs_root):
+    older = write_run(runs_root, "run-old", make_predictions())
+    newer = write_run(runs_root, "run-new", make_predictions(seed=2))
+    os.utime(older / ev.PREDICTIONS_FILE, (1_000_000, 1_000_000))
+    (runs_root / "no-predictions").mkdir()
+    assert loaders.runs_with_predictions() == [newer, older]
+    assert loaders.predictions_mtime(runs_root / "no-predictions") is None
+    assert loaders.predictions(str(runs_root / "no-predictions"), None) is None
+    table = loaders.predictions(str(newer), loaders.predictions_mtime(newer))
+    pd.testing.assert_frame_equal(table, ev.load_predictions(newer))
+
+
+def test_thumbnail_is_the_one_decoder_shrunk_and_none_when_unreadable(tmp_path):
+    from modelkit.data import decode
+
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 80, 3), np.uint8)).save(wide)
+    small = loaders.thumbnail(wide, 32)
+    assert small.shape == (16, 32, 3) and small.dtype == np.uint8  # aspect kept
+    np.testing.assert_array_equal(small, decode.thumbnail(wide, max_side=32))
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    assert loaders.thumbnail(tmp_path / "broken.png") is None
+    assert loaders.thumbnail(tmp_path / "missing.png") is None
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("modelkit.train") is None,
-                    reason="modelkit.train is not built yet")
-def test_page_renders_a_real_tiny_run(runs_root, tmp_path):
+def test_page_renders_a_real_tiny_run(runs_root):
     """Train a tiny run end to end, then render the page for it."""
-    run_dir = runs_root / "tiny"
-    result = subprocess.run(
-        [sys.executable, "-m", "modelkit", "train", "--source", "synthetic", "--limit", "60",
-         "--backbone", "small_cnn", "--image-size", "32", "--epochs", "1", "--batch-size", "16",
-         "--run-dir", str(run_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    from modelkit.config import TrainConfig
+    from modelkit.training.fit import train
+
+    config = TrainConfig(source="synthetic", limit=60, backbone="small_cnn", image_size=32,
+                         epochs=1, batch_size=16)
+    run_dir = Path(train(config, run_dir=str(runs_root / "tiny"), resume=False))
     assert (run_dir / ev.PREDICTIONS_FILE).is_file()
     at = render(timeout=120)
     assert at.selectbox(key="evaluate_run").value == "tiny"

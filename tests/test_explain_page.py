@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from modelkit import labels
+from modelkit.model import build_model
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "pages" / "explain.py")
@@ -25,9 +26,8 @@ SIZE = 32
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory) -> Path:
     """One saved model shared by the tests (building and saving it is the slow part)."""
-    model_module = pytest.importorskip("modelkit.model")
-    model = model_module.build_model(backbone="small_cnn", image_size=SIZE,
-                                     race_classes=RACES, weights="none")
+    model = build_model(backbone="small_cnn", image_size=SIZE, race_classes=RACES,
+                        weights="none")
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model.save(path)
     return path
@@ -179,3 +179,22 @@ def test_average_maps_per_group(runs_root, tiny_model_file):
     assert len(at.image) == 4 + 2  # the face panel, then one mean map per gender
     text = captions(at)
     assert "**male** · n=6" in text and "**female** · n=6" in text
+
+
+def test_a_face_is_explained_on_the_pixels_training_sees(tmp_path):
+    """The page's face (from the evaluation set or uploaded) is fed to the model as the
+    pipeline feeds that file (``load_images`` is checked against the real pipeline in
+    tests/test_saliency.py); the picture drawn is a display copy with its aspect."""
+    from dashboard.explain_faces_view import DISPLAY_SIDE, file_face, upload_face
+    from modelkit import saliency
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 800, 3), dtype=np.uint8)
+                    ).save(path)
+    expected = saliency.load_images([path], size=SIZE)
+    image, inputs = file_face(str(path), SIZE)
+    np.testing.assert_array_equal(inputs, expected)
+    assert image.shape == (DISPLAY_SIDE * 3 // 8, DISPLAY_SIDE, 3)
+    image, inputs = upload_face(path.read_bytes(), "wide.png", SIZE)
+    np.testing.assert_array_equal(inputs, expected)
+    assert image.shape == (DISPLAY_SIDE * 3 // 8, DISPLAY_SIDE, 3)

@@ -7,11 +7,13 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from fixtures import write_image
 from PIL import Image
 
-from fixtures import write_image
 from modelkit.data import images
-from modelkit.data.images import load_rgb, scan_images, to_rgb
+from modelkit.data.decode import decode_file, thumbnail
+from modelkit.data.images import scan_images, to_rgb
 from modelkit.paths import cache_dir
 
 
@@ -64,8 +66,8 @@ FORMATS = [
 @pytest.mark.parametrize("name, mode, native", FORMATS, ids=[f[0] for f in FORMATS])
 def test_every_usable_format_decodes_in_tensorflow(tmp_path, name, mode, native):
     """The contract: each manifest path reads with tf.io.decode_image(channels=3),
-    with the colours PIL sees; formats TF cannot read point at a converted copy."""
-    tf = pytest.importorskip("tensorflow")
+    with the colours PIL sees; formats TF cannot read point at a converted copy, and
+    the decoder reads the original exactly as TensorFlow reads that copy."""
     path = write_image(tmp_path / name, size=18, mode=mode)
     row = scan_images([path]).table.iloc[0]
     assert row["ok"] and row["mode"] == mode
@@ -75,10 +77,12 @@ def test_every_usable_format_decodes_in_tensorflow(tmp_path, name, mode, native)
         assert os.path.dirname(decode_path) == str(cache_dir() / "converted")
     decoded = tf.io.decode_image(tf.io.read_file(decode_path), channels=3,
                                  expand_animations=False).numpy()
-    expected = load_rgb(path)
+    with Image.open(path) as image:
+        expected = np.asarray(to_rgb(image))  # PIL's colours, an independent decoder
     assert decoded.shape == expected.shape == (18, 18, 3)
     tolerance = 6 if name.endswith(".jpg") else 1  # JPEG decoders round differently
     assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= tolerance
+    np.testing.assert_array_equal(decode_file(path), decoded)
 
 
 def test_animated_gif_is_converted_to_its_first_frame(tmp_path):
@@ -86,7 +90,8 @@ def test_animated_gif_is_converted_to_its_first_frame(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     row = scan_images([tmp_path / "anim.gif"]).table.iloc[0]
     assert row["ok"] and row["decode_path"] != str(tmp_path / "anim.gif")
-    assert tuple(load_rgb(row["decode_path"])[0, 0]) == (200, 0, 0)
+    assert tuple(decode_file(row["decode_path"])[0, 0]) == (200, 0, 0)
+    assert tuple(decode_file(tmp_path / "anim.gif")[0, 0]) == (200, 0, 0)
 
 
 def test_second_scan_comes_from_the_cache(tmp_path, monkeypatch):
@@ -128,12 +133,12 @@ def test_scan_without_cache_writes_no_cache_file(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK", "RGBA", "P", "I;16"])
-def test_load_rgb_gives_uint8_rgb(tmp_path, mode):
+def test_every_mode_decodes_to_uint8_rgb(tmp_path, mode):
     path = write_image(tmp_path / "a.png" if mode != "CMYK" else tmp_path / "a.jpg", size=20, mode=mode)
-    pixels = load_rgb(path)
+    pixels = decode_file(path)
     assert pixels.dtype == np.uint8 and pixels.shape == (20, 20, 3)
-    assert load_rgb(path, size=8).shape == (8, 8, 3)
-    assert load_rgb(path, size=(12, 6)).shape == (6, 12, 3)
+    assert decode_file(path, image_size=8).shape == (8, 8, 3)
+    assert thumbnail(path, max_side=12).shape == (12, 12, 3)
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped():

@@ -111,7 +111,7 @@ def test_compiled_model_reloads_with_custom_objects(shared, tmp_path):
     shared.save(path)
     again = keras.saving.load_model(path)
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32") * 255
-    for a, b in zip(shared.predict(x, verbose=0), again.predict(x, verbose=0)):
+    for a, b in zip(shared.predict(x, verbose=0), again.predict(x, verbose=0), strict=False):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

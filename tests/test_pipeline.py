@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from modelkit import labels
+from modelkit.augment import build_augmenter
+from modelkit.balance import plan_balance
 from modelkit.data.manifest import build_manifest
-from modelkit.pipeline import encode_targets, make_dataset, steps_per_epoch
+from modelkit.pipeline import encode_targets, epoch_size, make_dataset, steps_per_epoch
 
 RACES = list(labels.UTKFACE_RACES)
 
@@ -45,13 +47,11 @@ def manifest(tmp_path):
 
 
 class FixedPlan:
-    """Stands in for a BalancePlan: the given integer repeats per row."""
+    """Stands in for a BalancePlan: what the pipeline reads of one, the integer
+    ``repeats`` per manifest row."""
 
     def __init__(self, repeats):
-        self._repeats = np.asarray(repeats)
-
-    def repeats(self, seed):
-        return self._repeats
+        self.repeats = np.asarray(repeats)
 
 
 @pytest.mark.parametrize("cache", [False, True])
@@ -65,7 +65,8 @@ def test_each_image_appears_as_often_as_the_plan_repeats_it(manifest, cache):
                        minlength=len(manifest))
     np.testing.assert_array_equal(seen, repeats)
     assert len(batches) == math.ceil(repeats.sum() / 10) == steps_per_epoch(
-        manifest, split="train", batch_size=10, plan=plan, seed=3)
+        manifest, split="train", batch_size=10, plan=plan)
+    assert epoch_size(manifest, split="train", plan=plan) == repeats.sum()
     # Targets travel with their image.
     for x, y in batches:
         rows = manifest.iloc[identities(x)]
@@ -73,8 +74,7 @@ def test_each_image_appears_as_often_as_the_plan_repeats_it(manifest, cache):
 
 
 def test_real_balance_plan_drives_the_repeats(manifest):
-    balance = pytest.importorskip("modelkit.balance")
-    plan = balance.plan_balance(manifest, attribute="gender", target="max", max_repeat=3)
+    plan = plan_balance(manifest, attribute="gender", target="max", max_repeat=3)
     ds = make_dataset(manifest, split="train", image_size=16, batch_size=8, race_classes=RACES,
                       training=True, plan=plan, seed=1)
     seen = np.bincount(np.concatenate([identities(x) for x, _ in ds.as_numpy_iterator()]),
@@ -91,7 +91,7 @@ def test_evaluation_keeps_manifest_order_and_split(manifest):
     images = np.concatenate([x for x, _ in ds.as_numpy_iterator()])
     np.testing.assert_array_equal(identities(images), np.arange(0, len(manifest), 3))
     assert images.dtype == np.float32 and images.shape[1:] == (16, 16, 3)
-    assert 0 <= images.min() and images.max() <= 255
+    assert images.min() >= 0 and images.max() <= 255
 
 
 def test_nulls_encode_as_minus_one(manifest):
@@ -106,13 +106,62 @@ def test_nulls_encode_as_minus_one(manifest):
     assert targets["race"][0] == RACES.index(manifest.loc[0, "race"])
 
 
-def test_augmenter_runs_on_batches_and_keeps_the_range(manifest):
-    augment = pytest.importorskip("modelkit.augment").build_augmenter(seed=0)
-    ds = make_dataset(manifest, split="train", image_size=16, batch_size=16, race_classes=RACES,
-                      training=True, augment=augment, seed=0)
-    x, _ = next(iter(ds))
-    assert x.shape == (16, 16, 16, 3)
-    assert float(np.min(x)) >= -1e-3 and float(np.max(x)) <= 255 + 1e-3
+def test_without_a_plan_every_image_appears_once_and_the_length_is_known(manifest):
+    ds = make_dataset(manifest, split="train", image_size=16, batch_size=10, race_classes=RACES,
+                      training=True, seed=0)
+    assert int(ds.cardinality()) == math.ceil(len(manifest) / 10)
+    seen = np.concatenate([identities(x) for x, _ in ds.as_numpy_iterator()])
+    assert sorted(seen) == list(range(len(manifest)))
+
+
+@pytest.fixture
+def textured(tmp_path):
+    """24 random-noise 24px images (a flip or a shift changes them, unlike a solid
+    colour), each with its own labels."""
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(24):
+        paths.append(str(tmp_path / f"noise_{i:02d}.png"))
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(paths[-1])
+    frame = pd.DataFrame({"path": paths, "age": rng.integers(1, 90, 24).astype(float),
+                          "gender": rng.choice(labels.GENDERS, 24), "race": rng.choice(RACES, 24),
+                          "split": "train"})
+    return build_manifest(frame, race_classes=RACES)
+
+
+def two_epochs(manifest, augment):
+    """Two epochs of the training pipeline (cached, so the order is fixed by the seed)."""
+    ds = make_dataset(manifest, split="train", image_size=16, batch_size=8, race_classes=RACES,
+                      training=True, augment=augment, seed=0, cache=True)
+    epochs = [list(ds.as_numpy_iterator()) for _ in range(2)]
+    images = [np.concatenate([x for x, _ in batches]) for batches in epochs]
+    targets = [{k: np.concatenate([y[k] for _, y in batches]) for k in batches[0][1]}
+               for batches in epochs]
+    return images, targets
+
+
+def test_the_augmenter_changes_images_reproducibly_and_leaves_labels_alone(textured):
+    plain, plain_targets = two_epochs(textured, None)
+    augmented, targets = two_epochs(textured, build_augmenter(seed=0))
+    again, _ = two_epochs(textured, build_augmenter(seed=0))
+    other, _ = two_epochs(textured, build_augmenter(seed=1))
+    for epoch in range(2):
+        # Images change: nearly every one differs from its plain copy.
+        change = np.abs(augmented[epoch] - plain[epoch]).mean(axis=(1, 2, 3))
+        assert (change > 1.0).mean() >= 0.9, change
+        # The same seed gives the same images; another seed other images.
+        np.testing.assert_allclose(again[epoch], augmented[epoch], atol=1e-4)
+        assert np.abs(other[epoch] - augmented[epoch]).mean() > 1.0
+        # Labels travel untouched, in the same order as without augmentation.
+        for head, values in plain_targets[epoch].items():
+            np.testing.assert_array_equal(targets[epoch][head], values, err_msg=head)
+        assert augmented[epoch].shape == plain[epoch].shape
+        assert augmented[epoch].min() >= -1e-3 and augmented[epoch].max() <= 255 + 1e-3
+    # A repeated image is a new sample: each image's second-epoch copy differs from its first.
+    first = {plain[0][j].tobytes(): j for j in range(len(plain[0]))}
+    same_image = [first[image.tobytes()] for image in plain[1]]
+    change = np.abs(augmented[1] - augmented[0][same_image]).mean(axis=(1, 2, 3))
+    assert (change > 1.0).mean() >= 0.9, change
 
 
 def test_a_plan_for_another_manifest_is_refused(manifest):

@@ -1,5 +1,5 @@
-"""The Runs page, rendered with AppTest over runs made by the real launcher (with the
-stand-in trainer of test_runs.py)."""
+"""The Runs page, rendered with AppTest over runs made by the real launcher and
+supervisor, training with the stand-in trainer (test_runs.install_fake_trainer)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_runs import install_fake_trainer
 
 from dashboard import runs_view
 from modelkit import paths, runs
-from test_runs import install_fake_trainer
 
 PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 
@@ -18,17 +18,18 @@ PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 @pytest.fixture
 def three_runs(tmp_path, monkeypatch):
     """Two finished runs (2 and 3 epochs) and one running."""
-    install_fake_trainer(tmp_path, monkeypatch)
+    install_fake_trainer(monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.02")
-    done = [runs.start_run({"source": "csv", "backbone": "small_cnn", "epochs": n})
+    done = [runs.start_run({"source": "synthetic", "backbone": "small_cnn", "epochs": n})
             for n in (2, 3)]
     for run in done:
-        assert runs.wait(run.id, timeout=20).state == "finished"
+        assert runs.wait(run.id, timeout=30).state == "finished"
     monkeypatch.setenv("FAKE_BATCH_S", "0.5")
     going = runs.start_run({"source": "synthetic", "backbone": "efficientnet_b0", "epochs": 50})
     yield [*done, going]
-    runs.cancel(going.id)
-    runs.wait(going.id, timeout=20)
+    if runs.show(going.id).state not in runs.FINAL:
+        runs.cancel(going.id)
+    runs.wait(going.id, timeout=30)
 
 
 def page() -> AppTest:

@@ -1,18 +1,23 @@
-"""Saliency maps: shape and range, following the evidence, every head/method/backbone,
-the CLI. Tiny models and 32-px images throughout."""
+"""Saliency maps: the tensor explained is the pipeline's, shape and range, following the
+evidence, every head/method/backbone, the CLI. Tiny models and 32-px images throughout."""
 
 from __future__ import annotations
 
 import json
 import warnings
 
+import keras
 import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
 
-keras = pytest.importorskip("keras")
-
-from modelkit import labels, saliency  # noqa: E402
-from modelkit.__main__ import main  # noqa: E402
+from modelkit import labels, saliency, uploads
+from modelkit.__main__ import main
+from modelkit.config import SALIENCY_METHODS
+from modelkit.data import decode, load_dataset
+from modelkit.model import build_model
+from modelkit.pipeline import make_dataset
 
 SIZE = 32
 RACES = list(labels.UTKFACE_RACES)
@@ -51,7 +56,7 @@ def patch_faces(quadrants: list[int | None], *, evidence=RED, distractor=GREEN,
     both colour assignments."""
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 60, (len(quadrants), SIZE, SIZE, 3)).astype(np.float32)
-    for image, quadrant in zip(images, quadrants):
+    for image, quadrant in zip(images, quadrants, strict=True):
         other = int(rng.integers(0, 4)) if quadrant is None else 3 - quadrant
         _square(image, other, distractor, rng)
         if quadrant is not None:
@@ -100,9 +105,78 @@ def patch_task(request):
     pytest.fail(f"the patch task did not train: predictions {predicted.tolist()}")
 
 
+# ---------------------------------------------------------------- the pixels explained
+
+# (file name, PIL mode, (width, height)): odd sizes, one at the model's size, and two
+# formats TensorFlow cannot read as is (the scan converts them; so must saliency).
+FACE_FILES = [
+    ("rgb.jpg", "RGB", (50, 37)),
+    ("grey.png", "L", (41, 60)),
+    ("rgba.png", "RGBA", (SIZE, SIZE)),
+    ("grey16.png", "I;16", (45, 45)),
+    ("cmyk.jpg", "CMYK", (64, 48)),
+    ("photo.tif", "RGB", (70, 40)),
+    ("palette.bmp", "P", (33, 20)),
+]
+
+
+def write_faces(folder) -> list:
+    """The FACE_FILES as random-pixel images, and a labels.csv listing them in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    paths = []
+    for name, mode, (width, height) in FACE_FILES:
+        image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        if mode == "I;16":
+            image = Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 257)
+        elif mode != "RGB":
+            image = image.convert(mode)
+        image.save(folder / name)
+        paths.append(folder / name)
+    pd.DataFrame({"path": [p.name for p in paths], "age": 30, "gender": "female",
+                  "race": "Asian", "split": "test"}).to_csv(folder / "labels.csv", index=False)
+    return paths
+
+
+def pipeline_images(manifest, *, cache: bool) -> np.ndarray:
+    """What the real tf.data pipeline feeds the model for the manifest's rows, in order."""
+    dataset = make_dataset(manifest, split=None, image_size=SIZE, batch_size=3,
+                           race_classes=RACES, training=False, cache=cache)
+    return np.concatenate([images.numpy() for images, _ in dataset])
+
+
+def test_saliency_explains_the_tensor_the_pipeline_feeds_the_model(tmp_path):
+    originals = write_faces(tmp_path / "faces")
+    manifest = load_dataset("csv", labels=tmp_path / "faces" / "labels.csv").manifest
+    assert len(manifest) == len(originals)
+    for path, original in zip(manifest["path"], originals, strict=True):  # same order; odd formats converted
+        assert (path == str(original)) == (original.suffix not in (".tif", ".bmp"))
+    fed = pipeline_images(manifest, cache=False)
+    np.testing.assert_array_equal(pipeline_images(manifest, cache=True), fed)
+    assert fed.dtype == np.float32 and fed.shape == (len(originals), SIZE, SIZE, 3)
+    assert fed.min() >= 0 and fed.max() <= 255 and np.array_equal(fed, np.round(fed))
+
+    # The files saliency loads (group averages, notebooks) ...
+    np.testing.assert_array_equal(saliency.load_images(originals, size=SIZE), fed)
+    model = tiny_model()
+    for i, original in enumerate(originals):
+        # ... a file decoded at its own size and handed to explain (the Explain page) ...
+        result = saliency.explain_detailed(model, decode.decode_file(original), head="gender",
+                                           method="saliency")
+        assert result.inputs.dtype == np.float32
+        np.testing.assert_array_equal(result.inputs[0], fed[i], err_msg=original.name)
+        assert result.maps.shape[1:] == decode.decode_file(original).shape[:2]
+        # ... and an upload of it (no EXIF here, so the same pixels): all the pipeline's.
+        if original.suffix.lstrip(".") in uploads.ALLOWED_TYPES:
+            upload = uploads.decode_image_file(original)
+            np.testing.assert_array_equal(saliency.model_inputs(model, upload)[0], fed[i])
+            np.testing.assert_array_equal(
+                uploads.decode_image_file(original, image_size=SIZE), fed[i])
+
+
 # ---------------------------------------------------------------- shape, range, contract
 
-@pytest.mark.parametrize("method", saliency.METHODS)
+@pytest.mark.parametrize("method", SALIENCY_METHODS)
 def test_map_has_the_image_shape_and_values_in_unit_range(method):
     model = tiny_model()
     images = random_faces(3, size=48)  # not the model's size: maps come back at 48 px
@@ -184,7 +258,7 @@ def test_last_conv_layer_is_the_last_feature_map():
 
 # ---------------------------------------------------------------- the evidence
 
-@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "saliency", "smoothgrad"])
+@pytest.mark.parametrize("method", SALIENCY_METHODS)
 def test_map_follows_the_moving_patch(patch_task, method):
     model, colours = patch_task
     images = patch_faces([0, 1, 2, 3], seed=11, **colours)
@@ -297,14 +371,12 @@ def _backbone_cases():
 
 @pytest.mark.parametrize(("backbone", "size"), _backbone_cases())
 def test_every_head_and_method_runs_on_each_backbone(backbone, size):
-    model_module = pytest.importorskip("modelkit.model")
-    model = model_module.build_model(backbone=backbone, image_size=size, race_classes=RACES,
-                                     weights="none")
+    model = build_model(backbone=backbone, image_size=size, race_classes=RACES, weights="none")
     images = random_faces(2, size=size)
     layer = saliency.default_layer(model)
     assert min(model.get_layer(layer).output.shape[1:3]) >= 2
     for head in labels.HEADS:
-        for method in saliency.METHODS:
+        for method in SALIENCY_METHODS:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", saliency.ConstantMapWarning)
                 result = saliency.explain_detailed(model, images, head=head, method=method,
@@ -313,5 +385,5 @@ def test_every_head_and_method_runs_on_each_backbone(backbone, size):
             assert result.maps.min() >= 0.0 and result.maps.max() <= 1.0
             assert np.isfinite(result.maps).all()
             # An untrained head may be blind to the image, but never silently so.
-            for heatmap, constant in zip(result.maps, result.constant):
+            for heatmap, constant in zip(result.maps, result.constant, strict=True):
                 assert constant or heatmap.max() - heatmap.min() > 0.5, (head, method)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures import make_tiny_synthetic
 from PIL import Image
 
-from fixtures import make_tiny_synthetic, tiny_synthetic_root  # noqa: F401  (fixture)
 from modelkit import labels
 from modelkit.data import load_dataset, synthetic_root
 from modelkit.data.synthetic import default_n, draw_face, generate_synthetic, sample_labels

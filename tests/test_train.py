@@ -1,4 +1,5 @@
-"""Training writes the run folder of docs/CONTRACTS.md, stops on CANCEL, resumes."""
+"""Single-process training writes the run folder of docs/CONTRACTS.md, stops on
+CANCEL, resumes from Keras's BackupAndRestore checkpoint."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 from PIL import Image
 
 from modelkit import labels
+from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
-from modelkit.train import TrainConfig, train
+from modelkit.training import artifacts
+from modelkit.training.fit import train
 
 pytestmark = pytest.mark.slow
 RACES = list(labels.UTKFACE_RACES)
@@ -51,6 +54,11 @@ def status(run_dir):
     return json.loads((run_dir / "status.json").read_text())
 
 
+def has_checkpoint(run_dir) -> bool:
+    backup = run_dir / artifacts.BACKUP_DIR
+    return backup.is_dir() and any(backup.iterdir())
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return tiny_dataset(tmp_path_factory.mktemp("faces"))
@@ -65,8 +73,9 @@ def finished_run(data, tmp_path_factory):
 def test_one_epoch_run_writes_every_file(finished_run, data):
     run = finished_run
     for name in ("config.json", "status.json", "metrics.jsonl", "model.keras",
-                 "predictions.parquet", "checkpoints/last.keras"):
+                 "predictions.parquet"):
         assert (run / name).is_file(), name
+    assert has_checkpoint(run)  # kept, so the run can be trained further
     assert any((run / "tensorboard").rglob("*tfevents*"))
     state = status(run)
     assert state["state"] == "finished" and state["epoch"] == state["epochs"] == 1
@@ -127,13 +136,39 @@ def test_cancel_mid_epoch_then_resume_finishes_each_epoch_once(data, tmp_path):
     train(config(epochs=3), run_dir=run, dataset=data, callbacks=[CancelAt(run, 2)], verbose=0)
     state = status(run)
     assert state["state"] == "cancelled" and state["epoch"] == 1
-    assert (run / "checkpoints/last.keras").is_file() and not (run / "model.keras").exists()
+    assert state["batch"] == 2  # stopped at the batch boundary after the file appeared
+    assert has_checkpoint(run) and not (run / "model.keras").exists()
+    epochs, lines = epoch_lines(run)
+    assert [e["epoch"] for e in epochs] == [1]
 
     (run / "CANCEL").unlink()
     train(config(epochs=3), run_dir=run, dataset=data, resume=True, verbose=0)
-    epochs, _ = epoch_lines(run)
+    epochs, lines = epoch_lines(run)
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    progress = [line["epoch"] for line in lines if line["type"] == "progress"]
+    assert progress == sorted(progress) and len(progress) == 3 * progress.count(1)  # none twice
     assert status(run)["state"] == "finished" and (run / "model.keras").is_file()
+    # The optimizer state came back with the weights: its step count is the planned
+    # epochs' steps, the cut-short epoch counted once.
+    model = keras.saving.load_model(run / "model.keras")
+    assert int(model.optimizer.iterations) == 3 * status(run)["steps_per_epoch"]
+
+
+def test_cancel_in_the_first_epoch_then_resume_starts_it_again(data, tmp_path):
+    run = tmp_path / "run"
+    train(config(epochs=2), run_dir=run, dataset=data, callbacks=[CancelAt(run, 1)], verbose=0)
+    assert status(run)["state"] == "cancelled" and status(run)["epoch"] == 0
+    (run / "CANCEL").unlink()
+    train(config(epochs=2), run_dir=run, dataset=data, resume=True, verbose=0)
+    epochs, _ = epoch_lines(run)
+    assert [e["epoch"] for e in epochs] == [1, 2] and status(run)["state"] == "finished"
+
+
+def test_a_cluster_worker_is_told_to_use_the_multi_worker_trainer(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ValueError, match="train_multi_worker"):
+        train(config(), run_dir=tmp_path / "run", dataset=data, verbose=0)
 
 
 class FailAfterEpoch(keras.callbacks.Callback):

@@ -1,33 +1,37 @@
 """The Train page, rendered with AppTest against the real launcher.
 
-Runs are launched by the same ``modelkit.runs`` the page calls, with the stand-in
-trainer of test_runs.py (``$FACESCOPE_TRAIN_COMMAND``), so a run is really running
-in its own process while the page draws it. AppTest does not fire ``run_every``: each
+Runs are launched by the same ``modelkit.runs`` the page calls, through the real
+supervisor and ``python -m modelkit train --config ...``, training with the stand-in
+trainer (test_runs.install_fake_trainer), so a run is really running in its own
+process while the page draws it. AppTest does not fire ``run_every``: each
 ``.run()`` is one redraw.
 """
 
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_runs import install_fake_trainer, wait_for
 
 from modelkit import paths, runs
-from test_runs import install_fake_trainer, wait_for
+from modelkit.config import DEFAULTS, TrainConfig
 
 PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
 
 
 @pytest.fixture
-def fake_trainer(tmp_path, monkeypatch):
-    script = install_fake_trainer(tmp_path, monkeypatch)
+def fake_trainer(monkeypatch):
+    shim = install_fake_trainer(monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.3")
-    yield script
+    yield shim
+    runs.reconcile()
     for run in runs.list_runs():  # leave no process behind
         if run.state in ("queued", *runs.ACTIVE):
             runs.cancel(run.id)
     for run in runs.list_runs():
-        runs.wait(run.id, timeout=20)
+        runs.wait(run.id, timeout=30)
 
 
 def page() -> AppTest:
@@ -49,6 +53,25 @@ def test_the_page_without_runs_offers_the_form_and_the_device():
     assert "Training device" in texts(at.sidebar)
 
 
+def test_the_form_defaults_are_the_train_commands():
+    at = page().run()
+    assert at.number_input(key="train_epochs").value == DEFAULTS.epochs
+    assert at.number_input(key="train_batch_size").value == DEFAULTS.batch_size
+    assert at.number_input(key="train_lr").value == DEFAULTS.lr
+    assert at.number_input(key="train_max_repeat").value == DEFAULTS.max_repeat
+    assert at.text_input(key="train_target").value == str(DEFAULTS.target)
+    assert at.selectbox(key="train_balance").value == DEFAULTS.balance
+    assert at.select_slider(key="train_image_size").value == DEFAULTS.image_size
+
+
+def test_a_bad_setting_is_an_error_and_starts_nothing():
+    at = page().run()
+    at.text_input(key="train_target").input("lots")
+    at.button(key="train_start").click().run()
+    assert at.error and "balance target must be max, median or a positive count" in at.error[0].value
+    assert runs.list_runs() == []
+
+
 def test_start_submits_one_run_and_the_panel_follows_it(fake_trainer):
     at = page().run()
     at.number_input(key="train_epochs").set_value(20)
@@ -58,8 +81,8 @@ def test_start_submits_one_run_and_the_panel_follows_it(fake_trainer):
     at.button(key="train_start").click().run()  # a double click
     assert len(runs.list_runs()) == 1
     run = runs.list_runs()[0]
-    assert run.config["source"] == "synthetic" and run.config["epochs"] == 20
-    assert run.config["backbone"] == "small_cnn"
+    # The page's config is train's: its defaults, and the one setting changed.
+    assert TrainConfig.from_dict(run.config) == dataclasses.replace(DEFAULTS, epochs=20)
 
     wait_for(lambda: runs.show(run.id).batch, what="the first batches")
     at.run()  # one run_every tick
@@ -98,11 +121,11 @@ def test_a_path_outside_the_data_roots_is_refused(tmp_path, monkeypatch):
     assert runs.list_runs() == []
 
 
-def test_a_failed_run_shows_its_error_and_traceback(fake_trainer):
-    run = runs.start_run({"source": "crash", "epochs": 1})
-    runs.wait(run.id, timeout=20)
+def test_a_failed_run_shows_its_error_and_traceback(fake_trainer, tmp_path):
+    run = runs.start_run({"source": "utkface", "root": str(tmp_path / "gone"), "epochs": 1})
+    runs.wait(run.id, timeout=30)
     at = page().run()
     assert not at.exception
-    assert "RuntimeError: the dataset exploded" in at.error[0].value
+    assert "FileNotFoundError: dataset folder" in at.error[0].value
     assert any("Traceback" in c.value for c in at.code)
     assert at.button(key=f"train_resume_{run.id}")

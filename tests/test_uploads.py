@@ -1,4 +1,5 @@
-"""Checked image uploads: good images decode to RGB, bad ones get a clear message."""
+"""Checked image uploads: good images decode to RGB through the one decoder (upright
+by their EXIF orientation), bad ones get a clear message."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from modelkit import uploads
+from modelkit.data import decode
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -54,6 +56,29 @@ def test_exif_rotation_is_applied():
     exif[0x0112] = 6  # rotate 90 degrees clockwise on display
     data = encode(RGB, "JPEG", exif=exif.tobytes())
     assert uploads.decode_image_bytes(data, name="face.jpg").shape == (30, 20, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_turns_the_pixels_as_pil_does(orientation):
+    """Lossless PNG, so TensorFlow's pixels and PIL's are the same before turning."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(RGB, "PNG", exif=exif.tobytes())
+    with Image.open(io.BytesIO(data)) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    decoded = uploads.decode_image_bytes(data, name="face.png")
+    np.testing.assert_array_equal(decoded, expected)
+    # At the model's size: the upright photo resized as training resizes.
+    np.testing.assert_array_equal(uploads.decode_image_bytes(data, name="face.png", image_size=8),
+                                  decode.decode_bytes(encode(Image.fromarray(expected), "PNG"),
+                                                      image_size=8))
+
+
+def test_upload_pixels_are_the_decoders():
+    """An upload is decoded by the one decoder (TensorFlow), not by PIL."""
+    data = encode(RGB, "JPEG")
+    np.testing.assert_array_equal(uploads.decode_image_bytes(data, name="face.jpg"),
+                                  decode.decode_bytes(data))
 
 
 @pytest.mark.parametrize(("name", "data", "kwargs", "message"), [

@@ -1,6 +1,8 @@
 """`python -m modelkit runs list|show|cancel|resume|wait|delete|limit`: the run registry.
 
-The same calls the dashboard makes (``modelkit.runs``), for a headless box:
+The same calls the dashboard makes (``modelkit.runs``), for a headless box. Every
+command reconciles the registry first (dead runs are marked ``failed``, the queue moves
+on), so what it prints is up to date; the actions and ``wait`` do so themselves.
 
     python -m modelkit train --source synthetic --epochs 5 --background --json
     python -m modelkit runs list
@@ -66,6 +68,7 @@ def _line(run: runs.RunInfo) -> str:
 
 
 def _list(args) -> int:
+    runs.reconcile(runs_root=args.runs_root)
     found = runs.list_runs(runs_root=args.runs_root)
     if args.state:
         found = [r for r in found if r.state == args.state]
@@ -79,6 +82,7 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
+    runs.reconcile(runs_root=args.runs_root)
     run = runs.show(args.id, runs_root=args.runs_root)
     if args.json:
         print(json.dumps(run.to_dict(), indent=1))
@@ -111,7 +115,7 @@ def _delete(args) -> int:
 
 
 def _wait(args) -> int:
-    run = runs.wait(args.id, runs_root=args.runs_root, timeout=args.timeout)
+    run = runs.wait(args.id, runs_root=args.runs_root, timeout=args.timeout)  # reconciles per poll
     print(f"{run.id}: {run.state}" + (f": {run.error}" if run.error else ""))
     if not run.is_final:
         return 3
@@ -119,7 +123,7 @@ def _wait(args) -> int:
 
 
 def _limit(args) -> int:
-    if args.n is not None:
+    if args.n is not None:  # set_max_concurrent reconciles and starts queued runs
         runs.set_max_concurrent(args.n, runs_root=args.runs_root)
     print(runs.get_max_concurrent(runs_root=args.runs_root))
     return 0

@@ -9,30 +9,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from modelkit import labels
+from modelkit import labels, uploads
+from modelkit.config import METHOD_TITLES, SALIENCY_METHODS
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("saliency", help="draw what one head of a trained model looked at",
                        description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", required=True, help="a run folder holding model.keras")
-    p.add_argument("--image", required=True, help="the face image (jpg, png, webp, bmp)")
+    p.add_argument("--image", required=True, help="the face image (" + ", ".join(uploads.ALLOWED_TYPES) + ")")
     p.add_argument("--head", required=True, choices=labels.HEADS)
     p.add_argument("--class", dest="class_name", default=None,
                    help="the class to explain (default: the predicted one; for age, an age "
                         "group, default: the expected age)")
-    p.add_argument("--method", default="gradcam",
-                   choices=("gradcam", "gradcam++", "saliency", "smoothgrad"))
+    p.add_argument("--method", default=SALIENCY_METHODS[0], choices=SALIENCY_METHODS,
+                   help="how the map is computed: " + ", ".join(
+                       f"{m} ({title})" for m, title in METHOD_TITLES.items())
+                   + f" (default: {SALIENCY_METHODS[0]})")
     p.add_argument("--alpha", type=float, default=0.45, help="weight of the map's colours")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run, explain the image, write the overlay; print what was explained."""
+    """Load the run, explain the image, write the overlay; print what was explained.
+
+    The image is decoded as an upload (checked, EXIF orientation applied) by the one
+    decoder; the model is fed it resized as training resizes, and the map is drawn
+    over the image at its own size."""
     from PIL import Image
 
-    from modelkit import saliency, uploads
+    from modelkit import saliency
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -1,46 +1,35 @@
 """`python -m modelkit train`: train the shared model and write a run folder.
 
     python -m modelkit train --source utkface --root ../shared/data/utkface_sample
+    python -m modelkit train --config runs/abc/config.json --run-dir runs/abc --resume
 
-Prints the run folder at the end. ``--background`` hands the run to the launcher
-(``modelkit.runs``) and returns at once.
+Settings come from ``modelkit.config.TrainConfig``: its defaults, then ``--config FILE``
+(a JSON object of settings, as a run's ``config.json``), then the flags given. This
+module picks the trainer: ``--background`` hands the config to the launcher
+(``modelkit.runs``), ``--workers N`` starts N local workers, ``TF_CONFIG`` makes this
+process one worker of a cluster, and otherwise it trains here in the foreground.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 
-from modelkit import labels, paths
+from modelkit import config as cfg
+from modelkit import paths
 
-SOURCES = ("synthetic", "utkface", "fairface", "imdbwiki", "csv")
-BACKBONES = ("small_cnn", "mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2")
-BALANCE = ("none", "age_group", "gender", "race", "joint")
-
-
-def _target(value: str) -> str | int:
-    if value in ("max", "median"):
-        return value
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"--target must be max, median or a positive count; got {value!r}")
+D = cfg.DEFAULTS
 
 
-def _loss_weights(value: str) -> dict[str, float]:
-    """``gender=1,race=0.5,age=1`` -> dict; heads left out keep weight 1."""
-    weights = {h: 1.0 for h in labels.HEADS}
-    for item in filter(None, value.split(",")):
-        head, _, number = item.partition("=")
-        head = head.strip()
+def _checked(parse):
+    def parse_flag(value: str):
         try:
-            weights[head] = float(number)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"--loss-weights item {item!r} is not head=number (e.g. gender=1,race=1,age=0.5)")
-        if head not in labels.HEADS:
-            raise argparse.ArgumentTypeError(
-                f"--loss-weights names unknown head {head!r}; heads are {', '.join(labels.HEADS)}")
-    return weights
+            return parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse_flag
 
 
 def _positive(value: str) -> int:
@@ -50,32 +39,34 @@ def _positive(value: str) -> int:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training flags (shared with the launcher, which rebuilds a command line
-    from a run's config). A flag left out is None here and takes ``TrainConfig``'s
-    default in :func:`config_from_args`, so parsing never imports TensorFlow."""
-    parser.add_argument("--source", choices=SOURCES, help="dataset kind (default synthetic)")
+    """The training settings as flags. A flag left out is None here, so that
+    :func:`config_from_args` can tell it from a value given (``--config`` then wins);
+    the help shows ``TrainConfig``'s default."""
+    parser.add_argument("--config", help="a JSON file of train settings (a run's config.json); "
+                        "flags given on the command line override it")
+    parser.add_argument("--source", choices=cfg.SOURCES, help=f"dataset kind (default {D.source})")
     parser.add_argument("--root", help="dataset folder")
-    parser.add_argument("--labels", help="labels file (FairFace CSV, "
-                        "IMDB-WIKI .mat, generic CSV)")
-    parser.add_argument("--backbone", choices=BACKBONES, help="default small_cnn")
-    parser.add_argument("--image-size", type=_positive, help="default 64")
-    parser.add_argument("--epochs", type=_positive, help="default 12")
-    parser.add_argument("--batch-size", type=_positive, help="default 64")
+    parser.add_argument("--labels", help="labels file (FairFace CSV, IMDB-WIKI .mat, generic CSV)")
+    parser.add_argument("--backbone", choices=cfg.BACKBONES, help=f"default {D.backbone}")
+    parser.add_argument("--image-size", type=_positive, help=f"default {D.image_size}")
+    parser.add_argument("--epochs", type=_positive, help=f"default {D.epochs}")
+    parser.add_argument("--batch-size", type=_positive, help=f"default {D.batch_size}")
     parser.add_argument("--lr", type=float, help="initial learning rate "
-                        "(cosine-decayed over the run; default 0.002)")
-    parser.add_argument("--balance", choices=BALANCE,
-                        help="oversample the training split to balance this attribute")
-    parser.add_argument("--target", type=_target,
-                        help="images per balanced value: max, median or a count")
+                        f"(cosine-decayed over the run; default {D.lr:g})")
+    parser.add_argument("--balance", choices=cfg.BALANCE_MODES,
+                        help=f"oversample the training split to balance this attribute "
+                             f"(default {D.balance})")
+    parser.add_argument("--target", type=_checked(cfg.parse_target),
+                        help=f"images per balanced value: max, median or a count (default {D.target})")
     parser.add_argument("--max-repeat", type=_positive,
-                        help="no image is used more than this many times per epoch")
-    parser.add_argument("--loss-weights", type=_loss_weights,
-                        help="per-head loss weights, e.g. gender=1,race=1,age=0.5")
-    parser.add_argument("--weights",
-                        help="none, imagenet (keras.applications backbones) or a .keras file")
+                        help=f"no image is used more than this many times per epoch (default {D.max_repeat})")
+    parser.add_argument("--loss-weights", type=_checked(cfg.parse_loss_weights),
+                        help="per-head loss weights, e.g. gender=1,race=1,age=0.5 (default 1 each)")
+    parser.add_argument("--weights", help="none, imagenet (keras.applications backbones) or a "
+                        f".keras file (default {D.weights})")
     parser.add_argument("--limit", type=_positive, help="use at most N images")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--no-augment", dest="augment", action="store_false",
+    parser.add_argument("--seed", type=int, help=f"default {D.seed}")
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="train on the images as they are")
     parser.add_argument("--run-dir", default=None, help="the run folder (default: "
                         "<runs root>/<timestamp>-<backbone>-<source>)")
@@ -97,50 +88,61 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def config_from_args(args: argparse.Namespace):
-    """The TrainConfig the parsed flags ask for."""
-    from modelkit.train import TrainConfig
+def config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
+    """TrainConfig's defaults, overridden by ``--config FILE``, overridden by the flags."""
+    base = cfg.TrainConfig.load(args.config).to_dict() if args.config else {}
+    names = {f for f in cfg.TrainConfig.__dataclass_fields__}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return cfg.TrainConfig.from_dict(base | given)
 
-    names = set(TrainConfig.__dataclass_fields__)
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
 
-
-def default_run_dir(config, *, runs_root: str | None) -> str:
+def default_run_dir(config: cfg.TrainConfig, *, runs_root: str | None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return str(paths.runs_root(runs_root) / f"{stamp}-{config.backbone}-{config.source}")
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "workers", None):
-        return run_local_workers(args)
-    if getattr(args, "background", False):
-        from modelkit.runs import handle_background
-        return handle_background(args)
     if args.resume and not args.run_dir:
         raise ValueError("--resume needs --run-dir: the run folder to continue")
-    from modelkit.train import train
-
     config = config_from_args(args)
-    run_dir = train(config, resume=args.resume,
-                    run_dir=args.run_dir or default_run_dir(config, runs_root=args.runs_root))
+    if args.workers:
+        return _local_workers(args, config)
+    if args.background:
+        return _background(args, config)
+    run_dir = args.run_dir or default_run_dir(config, runs_root=args.runs_root)
+    from modelkit.training.multiworker.cluster import cluster_task
+
+    if cluster_task() is not None:  # TF_CONFIG names a cluster: this process is one worker
+        from modelkit.training.multiworker.trainer import train_multi_worker
+        run_dir = train_multi_worker(config, run_dir=run_dir, resume=args.resume)
+    else:
+        from modelkit.training.fit import train
+        run_dir = train(config, run_dir=run_dir, resume=args.resume)
     print(run_dir)
     return 0
 
 
-def run_local_workers(args: argparse.Namespace) -> int:
-    """``train --workers N``: the same training flags as N local worker processes
-    (``modelkit.distributed.launch_local_workers``); prints the chief's run folder."""
+def _background(args: argparse.Namespace, config: cfg.TrainConfig) -> int:
+    """``--background``: hand the config to the launcher; print the run's id (or JSON)."""
+    from modelkit.runs import start_run
+
+    run = start_run(config, runs_root=args.runs_root)
+    if args.run_dir:
+        print(f"note: --run-dir is chosen by the launcher with --background; the run is in "
+              f"{run.run_dir}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"id": run.id, "run_dir": run.run_dir, "state": run.state}))
+    else:
+        print(run.id)
+    return 0
+
+
+def _local_workers(args: argparse.Namespace, config: cfg.TrainConfig) -> int:
+    """``--workers N``: N local worker processes on 127.0.0.1; exits 0 only if all did."""
     if args.background:
         raise ValueError("--workers starts the workers in the foreground; drop --background "
                          "(or run the workers under your own scheduler, see README)")
-    from modelkit.distributed import launch_local_workers
-    from modelkit.runs import LAUNCHER_KEYS, argv_from_config
+    from modelkit.training.multiworker.launcher import launch_local_workers
 
-    flags = {k: v for k, v in vars(args).items() if k not in (*LAUNCHER_KEYS, "workers")}
-    if args.resume and not args.run_dir:
-        raise ValueError("--resume needs --run-dir: the run folder to continue")
-    argv = argv_from_config(flags) + (["--resume"] if args.resume else [])
-    names = argparse.Namespace(backbone=args.backbone or "small_cnn",  # no TensorFlow here
-                               source=args.source or "synthetic")
-    run_dir = args.run_dir or default_run_dir(names, runs_root=args.runs_root)
-    return launch_local_workers(argv, workers=args.workers, run_dir=run_dir)
+    run_dir = args.run_dir or default_run_dir(config, runs_root=args.runs_root)
+    return launch_local_workers(config, workers=args.workers, run_dir=run_dir, resume=args.resume)

@@ -6,13 +6,13 @@ the synthetic default set.
 >>> ds.manifest.head(), ds.skipped[:3]
 """
 
-from modelkit.data.images import ScanResult, load_rgb, scan_images
+from modelkit.data.images import ScanResult, scan_images
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest, counts
-from modelkit.data.readers import SOURCES, load_dataset
+from modelkit.data.readers import load_dataset
 from modelkit.data.synthetic import generate_synthetic, synthetic_root
 
 __all__ = [
-    "SOURCES", "Dataset", "ScanResult", "Skipped", "assign_splits", "build_manifest",
-    "counts", "generate_synthetic", "load_dataset", "load_rgb", "scan_images",
+    "Dataset", "ScanResult", "Skipped", "assign_splits", "build_manifest",
+    "counts", "generate_synthetic", "load_dataset", "scan_images",
     "synthetic_root",
 ]

@@ -6,7 +6,9 @@ and CMYK alike), PNG (any bit depth, palette, alpha), single-frame GIF and WebP,
 ...) is converted once into an RGB PNG under ``cache_dir()/converted/`` and the
 manifest points at that copy, so every manifest path is readable by TensorFlow and
 no image is lost for being in an odd format. Files that cannot be decoded at all
-(empty, truncated, not an image) are reported with a reason instead.
+(empty, truncated, not an image) are reported with a reason instead. The decoder
+itself is ``modelkit.data.decode``, which applies these same rules (``tf_can_decode``,
+``to_rgb``) to a file or upload it reads directly.
 
 Results are cached in ``cache_dir()/scan-v1.sqlite`` keyed by (absolute path, size,
 mtime_ns): a second scan of an unchanged folder only ``stat``s the files.
@@ -51,7 +53,7 @@ class ScanResult:
     @property
     def skipped(self) -> list[Skipped]:
         bad = self.table[~self.table["ok"]]
-        return [Skipped(p, r) for p, r in zip(bad["path"], bad["reason"])]
+        return [Skipped(p, r) for p, r in zip(bad["path"], bad["reason"], strict=True)]
 
     @property
     def n_converted(self) -> int:
@@ -78,7 +80,7 @@ def scan_images(paths: Iterable[str | os.PathLike], *, cache: bool = True,
     rows: dict[int, dict] = {}
     todo: list[int] = []
     cached = _guarded(_cache_lookup, abs_paths, stats, default={}) if cache else {}
-    for i, (path, st) in enumerate(zip(abs_paths, stats)):
+    for i, (path, st) in enumerate(zip(abs_paths, stats, strict=True)):
         if st is None:
             rows[i] = _row(path, reason="file not found")
         elif i in cached:
@@ -90,29 +92,12 @@ def scan_images(paths: Iterable[str | os.PathLike], *, cache: bool = True,
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
             fresh = list(pool.map(lambda i: _inspect(abs_paths[i], stats[i]), todo,
                                   chunksize=32))
-        rows.update(zip(todo, fresh))
+        rows.update(zip(todo, fresh, strict=True))
         if cache:
             _guarded(_cache_store, [(abs_paths[i], stats[i], rows[i]) for i in todo], default=None)
     table = pd.DataFrame([rows[i] for i in range(len(abs_paths))], columns=list(SCAN_COLUMNS))
     table["ok"] = table["ok"].astype(bool)
     return ScanResult(table)
-
-
-def load_rgb(path: str | os.PathLike, size: int | tuple[int, int] | None = None) -> np.ndarray:
-    """Read any image PIL can open as ``uint8`` HxWx3 RGB (alpha dropped, 16-bit
-    scaled down, CMYK converted), resized to ``size`` (``S`` means SxS, the square the
-    model sees; ``(width, height)`` otherwise). Used for thumbnails and saliency
-    overlays.
-
-    Raises:
-        FileNotFoundError / PIL.UnidentifiedImageError / OSError: unreadable file.
-    """
-    with Image.open(path) as image:
-        rgb = to_rgb(image)
-    if size is not None:
-        target = (size, size) if isinstance(size, int) else tuple(size)
-        rgb = rgb.resize(target, Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -220,7 +205,7 @@ def _connect() -> sqlite3.Connection:
 
 def _cache_lookup(paths: list[str], stats: list) -> dict[int, dict]:
     """Cached rows whose file is unchanged (same size and mtime), by position."""
-    wanted = {p: i for i, (p, st) in enumerate(zip(paths, stats)) if st is not None}
+    wanted = {p: i for i, (p, st) in enumerate(zip(paths, stats, strict=True)) if st is not None}
     if not wanted:
         return {}
     found: dict[int, dict] = {}

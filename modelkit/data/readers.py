@@ -17,42 +17,28 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
 
 from modelkit import labels as vocab  # ``labels`` is a parameter name in every reader
+from modelkit.config import SOURCES
 from modelkit.data.images import scan_images
+from modelkit.data.imdbwiki import read_imdbwiki
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest
+from modelkit.data.raw import RawSource, existing_dir
 from modelkit.data.synthetic import synthetic_root
 
-Source = Literal["synthetic", "utkface", "fairface", "imdbwiki", "csv"]
-SOURCES: tuple[str, ...] = ("synthetic", "utkface", "fairface", "imdbwiki", "csv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # FairFace's age ranges are our age groups, except its top one.
 FAIRFACE_AGES = {**{g: g for g in vocab.AGE_GROUPS}, "more than 70": "70+"}
 FAIRFACE_CSVS = {"train": "fairface_label_train.csv", "val": "fairface_label_val.csv"}
-IMDBWIKI_MATS = ("imdb.mat", "wiki.mat")
-MIN_FACE_SCORE = 1.0
-MAX_AGE = 100
-
-
-@dataclass
-class RawSource:
-    """What a reader found, before the image scan: one row per candidate image."""
-
-    frame: pd.DataFrame
-    race_classes: tuple[str, ...]
-    root: Path
-    skipped: list[Skipped] = field(default_factory=list)
 
 
 def load_dataset(
-    source: Source,
+    source: str,
     *,
     root: str | os.PathLike | None = None,
     labels: str | os.PathLike | None = None,
@@ -108,17 +94,6 @@ def _subset(frame: pd.DataFrame, *, limit: int | None, seed: int) -> pd.DataFram
     return frame.iloc[rows]
 
 
-def _existing_dir(root, *, source: str) -> Path:
-    if root is None:
-        raise ValueError(f"{source}: no root given; pass the dataset folder (--root DIR)")
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"{source}: root {str(path)!r} does not exist")
-    if not path.is_dir():
-        raise ValueError(f"{source}: root {str(path)!r} is not a folder")
-    return path.resolve()
-
-
 # --- UTKFace -----------------------------------------------------------------------
 
 def read_utkface(*, root=None, labels=None) -> RawSource:
@@ -126,7 +101,7 @@ def read_utkface(*, root=None, labels=None) -> RawSource:
     files (the real ones end ``.jpg.chip.jpg``): gender 0=male 1=female, race 0..4 =
     ``labels.UTKFACE_RACES``. Files with another extension or a malformed name are
     skipped with the reason."""
-    folder = _existing_dir(root, source="utkface")
+    folder = existing_dir(root, source="utkface")
     rows, skipped = [], []
     for path in sorted(_walk_files(folder)):
         name = os.path.basename(path)
@@ -183,10 +158,10 @@ def read_fairface(*, root=None, labels=None) -> RawSource:
         csv = Path(labels).expanduser()
         if not csv.is_file():
             raise FileNotFoundError(f"fairface: label file {str(csv)!r} does not exist")
-        folder = _existing_dir(root, source="fairface") if root is not None else csv.parent.resolve()
+        folder = existing_dir(root, source="fairface") if root is not None else csv.parent.resolve()
         csvs = {"val" if "val" in csv.stem else "train": csv}
     else:
-        folder = _existing_dir(root, source="fairface")
+        folder = existing_dir(root, source="fairface")
         csvs = {split: folder / name for split, name in FAIRFACE_CSVS.items() if (folder / name).is_file()}
         if not csvs:
             raise FileNotFoundError(
@@ -209,119 +184,6 @@ def _read_fairface_csv(csv: Path, *, folder: Path, split: str) -> pd.DataFrame:
     })
 
 
-# --- IMDB-WIKI ---------------------------------------------------------------------
-
-def read_imdbwiki(*, root=None, labels=None, min_face_score: float = MIN_FACE_SCORE) -> RawSource:
-    """IMDB-WIKI: ``imdb.mat`` / ``wiki.mat`` metadata, image paths relative to the
-    .mat's folder. Age is the year the photo was taken minus the birth year, taking
-    the photo as shot mid-year (the dataset authors' rule). Kept: one face with a
-    finite ``face_score >= min_face_score``, age 0..100. Gender 1=male 0=female,
-    NaN unknown (kept, null). No race."""
-    mats = _find_mats(root, labels)
-    parts, skipped = [], []
-    for mat in mats:
-        frame, left_out = _read_imdbwiki_mat(mat, min_face_score=min_face_score)
-        parts.append(frame)
-        skipped.extend(left_out)
-    root_dir = Path(root).expanduser().resolve() if root is not None else mats[0].parent
-    return RawSource(pd.concat(parts, ignore_index=True), (), root_dir, skipped)
-
-
-def _find_mats(root, labels) -> list[Path]:
-    if labels is not None:
-        mat = Path(labels).expanduser()
-        if not mat.is_file():
-            raise FileNotFoundError(f"imdbwiki: metadata file {str(mat)!r} does not exist")
-        return [mat.resolve()]
-    folder = _existing_dir(root, source="imdbwiki")
-    candidates = [folder / name for name in IMDBWIKI_MATS]
-    candidates += [folder / f"{Path(n).stem}_crop" / n for n in IMDBWIKI_MATS]
-    found = [c for c in candidates if c.is_file()]
-    if not found:
-        raise FileNotFoundError(
-            f"imdbwiki: no imdb.mat or wiki.mat in {str(folder)!r} (or its imdb_crop/, wiki_crop/); "
-            "point --root at the folder holding the .mat, or pass it with --labels"
-        )
-    return found
-
-
-def _read_imdbwiki_mat(mat: Path, *, min_face_score: float) -> tuple[pd.DataFrame, list[Skipped]]:
-    from scipy.io import loadmat
-
-    try:
-        content = loadmat(mat)
-    except Exception as err:  # scipy raises several types for a bad file
-        raise ValueError(f"imdbwiki: cannot read {str(mat)!r} as a MATLAB file: {err}") from err
-    key = next((k for k in ("imdb", "wiki") if k in content), None)
-    if key is None:
-        raise ValueError(f"imdbwiki: {str(mat)!r} holds no 'imdb' or 'wiki' struct")
-    meta = content[key][0, 0]
-    needed = ("dob", "photo_taken", "full_path", "gender", "face_score", "second_face_score")
-    missing = [f for f in needed if f not in meta.dtype.names]
-    if missing:
-        raise ValueError(f"imdbwiki: {str(mat)!r} lacks field(s) {missing}; expected {list(needed)}")
-    dob = np.ravel(meta["dob"]).astype(float)
-    taken = np.ravel(meta["photo_taken"]).astype(float)
-    paths = [str(mat.parent / _mat_str(p)) for p in np.ravel(meta["full_path"])]
-    gender_code = np.ravel(meta["gender"]).astype(float)
-    face = np.ravel(meta["face_score"]).astype(float)
-    second = np.ravel(meta["second_face_score"]).astype(float)
-    age = imdbwiki_age(dob=dob, photo_taken=taken)
-
-    reasons = np.full(len(paths), None, dtype=object)
-    _mark(reasons, ~np.isfinite(face), lambda i: "no face found (face_score -inf)")
-    _mark(reasons, face < min_face_score, lambda i: f"face score {face[i]:.2f} below {min_face_score}")
-    _mark(reasons, np.isfinite(second),
-          lambda i: f"a second face in the photo (second_face_score {second[i]:.2f})")
-    _mark(reasons, np.isnan(age), lambda i: f"no usable date of birth (dob {dob[i]!r})")
-    _mark(reasons, (age < 0) | (age > MAX_AGE),
-          lambda i: f"age {age[i]:.0f} outside 0..{MAX_AGE} (born {_birth_year(dob[i])}, photo {taken[i]:.0f})")
-    keep = np.array([r is None for r in reasons], dtype=bool)
-    gender = np.where(gender_code == 1, "male", np.where(gender_code == 0, "female", None))
-    frame = pd.DataFrame({"path": np.asarray(paths, dtype=object)[keep], "age": age[keep],
-                          "gender": gender[keep]})
-    skipped = [Skipped(paths[i], reasons[i]) for i in np.flatnonzero(~keep)]
-    return frame, skipped
-
-
-def imdbwiki_age(*, dob, photo_taken) -> np.ndarray:
-    """Age in whole years from a MATLAB datenum birth date and the photo's year,
-    assuming the photo was taken on 1 July (as the IMDB-WIKI authors do). NaN where
-    the birth date is unusable.
-
-    >>> imdbwiki_age(dob=[723667.0], photo_taken=[2009])   # born 1981-05-01
-    array([28.])
-    """
-    dob = np.asarray(dob, dtype=float)
-    taken = np.asarray(photo_taken, dtype=float)
-    # MATLAB datenum 1 is 0000-01-01; Python's ordinal 1 is 0001-01-01: 366 days apart.
-    valid = np.isfinite(dob) & (dob > 366 + 1) & np.isfinite(taken)
-    ordinal = np.where(valid, np.floor(dob) - 366, date(1970, 1, 1).toordinal())
-    days = (ordinal - date(1970, 1, 1).toordinal()).astype("int64").astype("datetime64[D]")
-    year = days.astype("datetime64[Y]").astype(int) + 1970
-    month = days.astype("datetime64[M]").astype(int) % 12 + 1
-    age = taken - year - (month >= 7)
-    return np.where(valid, age, np.nan).astype(float)
-
-
-def _birth_year(dob: float) -> str:
-    age_at_zero = imdbwiki_age(dob=[dob], photo_taken=[0])[0]
-    return "?" if np.isnan(age_at_zero) else str(int(-age_at_zero))
-
-
-def _mark(reasons: np.ndarray, mask: np.ndarray, why: Callable[[int], str]) -> None:
-    """Give rows matching ``mask`` that have no reason yet the reason ``why(i)``."""
-    for i in np.flatnonzero(mask & np.array([r is None for r in reasons], dtype=bool)):
-        reasons[i] = why(i)
-
-
-def _mat_str(value) -> str:
-    """A MATLAB cell's string: loadmat wraps each in a 1-element array."""
-    while isinstance(value, np.ndarray):
-        value = value.ravel()[0] if value.size else ""
-    return str(value)
-
-
 # --- generic CSV and the synthetic set ---------------------------------------------
 
 def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = None) -> RawSource:
@@ -339,7 +201,7 @@ def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = N
     ``labels`` defaults to ``root/labels.csv``.
     """
     if labels is None:
-        folder = _existing_dir(root, source="csv")
+        folder = existing_dir(root, source="csv")
         csv = folder / "labels.csv"
         if not csv.is_file():
             raise FileNotFoundError(f"csv: no --labels FILE given and no labels.csv in {str(folder)!r}")
@@ -349,7 +211,7 @@ def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = N
             raise FileNotFoundError(f"csv: label file {str(csv)!r} does not exist")
         if not csv.is_file():
             raise ValueError(f"csv: label file {str(csv)!r} is not a file")
-        folder = _existing_dir(root, source="csv") if root is not None else csv.parent.resolve()
+        folder = existing_dir(root, source="csv") if root is not None else csv.parent.resolve()
     table = _read_table(csv, source="csv")
     table.columns = [str(c).strip().lower() for c in table.columns]
     _require_columns(table, ("path",), csv, optional=("age", "age_group", "gender", "race", "split"))
@@ -381,7 +243,7 @@ def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = N
 def read_synthetic(*, root=None, labels=None) -> RawSource:
     """The embedded default (generated on first use), or a folder that
     ``generate_synthetic`` made (``root``)."""
-    folder = synthetic_root() if root is None else _existing_dir(root, source="synthetic")
+    folder = synthetic_root() if root is None else existing_dir(root, source="synthetic")
     if not (folder / "labels.csv").is_file():
         raise FileNotFoundError(
             f"synthetic: {str(folder)!r} has no labels.csv; leave --root out to use the "

@@ -269,7 +269,7 @@ def _draw_hair_top(draw, rng, f, hair, *, male: bool, age: float) -> None:
 
 
 def _draw_eyes(draw, rng, f, race_i: int, *, age: float, male: bool, hair) -> None:
-    cx, w, h, top = f["cx"], f["w"], f["h"], f["top"]
+    cx, h, top = f["cx"], f["h"], f["top"]
     y = top + h * f["eye_y"]
     r = f["eye_r"]
     iris = _tup(_IRIS[rng.choice(len(_IRIS), p=_IRIS_BY_RACE[race_i])] + rng.normal(0, 8, 3))

@@ -1,7 +1,9 @@
 """A real dashboard server and a real Chromium for the browser test.
 
-The server is `streamlit run app.py` on a free 127.0.0.1 port with its own runs root,
-cache and a small synthetic default, so the test never touches the user's files.
+The server is `streamlit run app.py` on a free 127.0.0.1 port with its own runs root
+and cache (and, for the user's path, a small synthetic default), so a test never
+touches the user's files. `serve_dashboard` starts one; a test that needs a server
+no page has been requested from yet (a fresh one) starts its own with it.
 Waits are on what the page shows (Streamlit's app root reports its connection and
 script state), never on fixed sleeps or `networkidle`: the websocket never idles.
 """
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,42 +33,57 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def serve_dashboard(work: Path, *, log_name: str = "server.log", **env: str):
+    """Run ``streamlit run app.py`` on a free 127.0.0.1 port; yield its base URL.
+
+    The server gets its own runs root and cache under ``work``, and ``env`` on top.
+    Readiness is polled on ``/_stcore/health`` only. That request opens no session, so
+    the caller's first page request is the first one the server sees. The log goes
+    to ``ARTIFACTS / log_name``, beside the screenshots.
+    """
+    port = _free_port()
+    env = {**os.environ, "FACESCOPE_RUNS_ROOT": str(work / "runs"), "FACESCOPE_CACHE_DIR": str(work / "cache"),
+           "PYTHONUNBUFFERED": "1", **env}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / log_name, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+             "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"the dashboard did not start; see {ARTIFACTS / log_name}")
+            time.sleep(0.2)  # polling the health endpoint, bounded by the deadline above
+        try:
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
-    """Base URL of a running dashboard; its server log is kept beside the screenshots."""
+    """Base URL of a running dashboard with a small synthetic default dataset."""
     work = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = dict(os.environ, FACESCOPE_RUNS_ROOT=str(work / "runs"), FACESCOPE_CACHE_DIR=str(work / "cache"),
-               FACESCOPE_SYNTHETIC_N="240", PYTHONUNBUFFERED="1")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"the dashboard did not start; see {ARTIFACTS / 'server.log'}")
-        time.sleep(0.2)  # polling the health endpoint, bounded by the deadline above
-    yield base
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    with serve_dashboard(work, FACESCOPE_SYNTHETIC_N="240") as base:
+        yield base
     # Training runs live in their own sessions and outlive the server: if the test
     # stopped half-way, cancel what is still going so nothing runs on after pytest.
     from modelkit import runs
 
+    runs.reconcile(runs_root=work / "runs")  # list_runs only reads: mark dead runs first
     for run in runs.list_runs(runs_root=work / "runs"):
         if run.state == "queued" or run.is_active:
             runs.cancel(run.id, runs_root=work / "runs")

@@ -1,0 +1,174 @@
+"""The one place for FaceScope's vocabularies and training defaults.
+
+Every entry point reads this module: the CLI's argparse choices, defaults and help, the
+Train page's form, the Dataset page's plan, the background launcher (which hands a run
+its ``config.json`` rather than a command line) and the trainers. It imports no
+TensorFlow, so a page or ``--help`` stays fast.
+
+Label vocabularies (genders, age groups, the sources' race classes) live in
+:mod:`modelkit.labels`; this module holds the vocabularies of the tool itself.
+
+Example::
+
+    from modelkit.config import TrainConfig
+    config = TrainConfig(source="utkface", root="../shared/data/utkface_sample")
+    config.save("runs/x/config.json")
+    TrainConfig.load("runs/x/config.json") == config          # True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelkit.labels import HEADS
+
+# ----------------------------------------------------------------------- vocabularies
+SOURCES: tuple[str, ...] = ("synthetic", "utkface", "fairface", "imdbwiki", "csv")
+SOURCE_TITLES = {"synthetic": "Synthetic faces", "utkface": "UTKFace", "fairface": "FairFace",
+                 "imdbwiki": "IMDB-WIKI", "csv": "CSV file"}
+BACKBONES: tuple[str, ...] = ("small_cnn", "mobilenet_v3_small", "efficientnet_b0",
+                              "inception_resnet_v2")
+# "none" trains on the split as it is; the others oversample to balance that attribute
+# ("joint": the age group × gender × race cells).
+BALANCE_MODES: tuple[str, ...] = ("none", "age_group", "gender", "race", "joint")
+BALANCE_TITLES = {"none": "no rebalancing", "age_group": "age group", "gender": "gender",
+                  "race": "race", "joint": "age × gender × race cells"}
+TARGET_WORDS: tuple[str, ...] = ("max", "median")
+SALIENCY_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "saliency", "smoothgrad")
+METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "saliency": "Saliency",
+                 "smoothgrad": "SmoothGrad"}
+HEAD_TITLES = {"gender": "Gender", "race": "Race", "age": "Age"}
+ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group"}
+IMAGE_SIZES: tuple[int, ...] = (32, 48, 64, 96, 128, 160, 224)
+WEIGHTS_WORDS: tuple[str, ...] = ("none", "imagenet")
+
+
+def parse_target(value: str | int) -> str | int:
+    """A balance target: ``max``, ``median`` or a positive count (``"1200"`` -> 1200).
+
+    Raises:
+        ValueError: naming what came and what is allowed.
+    """
+    text = str(value).strip().lower()
+    if text in TARGET_WORDS:
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise ValueError(f"balance target must be max, median or a positive count; got {value!r}")
+
+
+def parse_loss_weights(value: str | dict) -> dict[str, float]:
+    """``"gender=1,race=0.5"`` (or a dict) -> a weight per head; heads left out keep 1."""
+    items = value.items() if isinstance(value, dict) else (
+        item.partition("=")[::2] for item in filter(None, str(value).split(",")))
+    weights = {head: 1.0 for head in HEADS}
+    for head, number in items:
+        head = str(head).strip()
+        if head not in HEADS:
+            raise ValueError(f"loss weights name unknown head {head!r}; heads are {', '.join(HEADS)}")
+        try:
+            weights[head] = float(number)
+        except (TypeError, ValueError):
+            raise ValueError(f"loss weight for {head!r} must be a number, got {number!r} "
+                             "(e.g. gender=1,race=1,age=0.5)") from None
+        if weights[head] < 0:
+            raise ValueError(f"loss weight for {head!r} must be >= 0, got {number!r}")
+    return weights
+
+
+# ------------------------------------------------------------------------ the config
+@dataclass
+class TrainConfig:
+    """Everything a training run needs, and so everything ``config.json`` records.
+
+    The defaults are the CPU recipe measured in docs/BENCHMARKS.md. ``balance``,
+    ``target`` and ``max_repeat`` are the oversampling plan of the train split
+    (``modelkit.balance``); the Dataset page previews exactly this plan.
+    """
+
+    source: str = "synthetic"
+    root: str | None = None
+    labels: str | None = None
+    backbone: str = "small_cnn"
+    image_size: int = 64
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    balance: str = "none"
+    target: str | int = "max"
+    max_repeat: int = 3
+    loss_weights: dict[str, float] = field(default_factory=lambda: {h: 1.0 for h in HEADS})
+    weights: str = "none"
+    limit: int | None = None
+    seed: int = 0
+    augment: bool = True
+    cache: bool = True
+    age_sigma: float = 2.0
+    progress_every: int = 10
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field against its vocabulary; the error names the field and fix."""
+        for name, value, allowed in (("source", self.source, SOURCES),
+                                     ("backbone", self.backbone, BACKBONES),
+                                     ("balance", self.balance, BALANCE_MODES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        self.target = parse_target(self.target)
+        self.loss_weights = parse_loss_weights(self.loss_weights)
+        for name in ("image_size", "epochs", "batch_size", "max_repeat"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ValueError(f"limit must be a positive integer or None; got {self.limit!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+
+    # ------------------------------------------------------------------ round trips
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """From a dict such as a run's config.json; keys that are not fields (the run's
+        resolved extras: ``race_classes``, ``n_train``...) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainConfig:
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold one JSON object of train settings")
+        return cls.from_dict(values)
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+
+    def with_absolute_paths(self) -> TrainConfig:
+        """Dataset and weight paths made absolute, so the config reproduces the run from
+        any working directory (the launcher, a later resume)."""
+        def absolute(value):
+            return str(Path(value).expanduser().resolve()) if value else value
+        weights = self.weights if self.weights in WEIGHTS_WORDS else absolute(self.weights)
+        return dataclasses.replace(self, root=absolute(self.root), labels=absolute(self.labels),
+                                   weights=weights)
+
+    def differences(self, other: TrainConfig) -> dict[str, tuple]:
+        """The settings that differ: ``{name: (self's, other's)}``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+
+
+DEFAULTS = TrainConfig()
