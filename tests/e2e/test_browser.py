@@ -50,7 +50,7 @@ def chart_traces(page, title):
 
 def choose(page, label, option):
     """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_label(label).click()
+    page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
     settle(page)
 
@@ -73,6 +73,8 @@ def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard
     page.locator(".js-plotly-plot").nth(2).wait_for(timeout=TIMEOUT_MS)
     by_age = chart_traces(page, "Race")
     assert by_age and 0 < sum(by_age["before"]) < 240  # the train split of the 240 faces
+    # The page opens at train's defaults (no rebalancing): after == before.
+    assert by_age["after plan"] == by_age["before"]
     choose(page, "Rebalance", "race")
     page.wait_for_function(
         f"""([title, old]) => {{
