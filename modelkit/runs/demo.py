@@ -1,0 +1,63 @@
+"""The newcomer's first minute: a tiny demo run (or a demo experiment) on the synthetic set.
+
+On a fresh install the Evaluate, Explain and Compare pages have nothing to show. Their
+empty state offers one button that starts :data:`DEMO` in the background (about a
+minute on a 2-core CPU; docs/BENCHMARKS.md) or, for Compare, a demo experiment: the
+demo rebalanced by race against its control without rebalancing, two minutes in all.
+They train through the launcher like any run, so the Train page watches them.
+
+A second click while a demo is queued or training returns that demo instead of
+starting another (and the launcher folds a double click into one run anyway).
+
+Example::
+
+    from modelkit.runs import demo
+    run = demo.start_demo()            # or demo.start_demo_experiment() -> [run, control]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from modelkit.config import TrainConfig
+from modelkit.runs import experiments, launcher, registry
+from modelkit.runs.folder import FINAL, RunInfo
+
+# The demo: 800 synthetic faces (train 80 %), 48 px, 3 epochs, small_cnn.
+DEMO = TrainConfig(source="synthetic", backbone="small_cnn", image_size=48, epochs=3,
+                   batch_size=32, limit=800)
+# The demo experiment: does rebalancing by race change the per-race errors?
+DEMO_TREATMENT = dataclasses.replace(DEMO, balance="race")
+DEMO_CONTROL: dict[str, object] = {"balance": "none"}
+
+
+def _same(run: RunInfo, config: TrainConfig) -> bool:
+    return TrainConfig.from_dict(run.config) == config.with_absolute_paths()
+
+
+def pending_demos(*, runs_root: str | os.PathLike | None = None,
+                  experiment: bool = False) -> list[RunInfo]:
+    """The demo runs still queued or training (for an experiment: both of its runs,
+    treatment first); empty when none is."""
+    found = registry.list_runs(runs_root=runs_root)
+    if not experiment:
+        return [r for r in found if _same(r, DEMO) and r.state not in FINAL][:1]
+    for group in experiments.group_experiments(found).values():
+        treatment, control = group.get("treatment"), group.get("control")
+        if treatment and control and _same(treatment, DEMO_TREATMENT) and not (
+                treatment.is_final and control.is_final):
+            return [treatment, control]
+    return []
+
+
+def start_demo(*, runs_root: str | os.PathLike | None = None) -> RunInfo:
+    """Start the demo run in the background, or return the one still under way."""
+    pending = pending_demos(runs_root=runs_root)
+    return pending[0] if pending else launcher.start_run(DEMO, runs_root=runs_root)
+
+
+def start_demo_experiment(*, runs_root: str | os.PathLike | None = None) -> list[RunInfo]:
+    """Start the demo experiment (``[treatment, control]``), or return the one under way."""
+    return pending_demos(runs_root=runs_root, experiment=True) or experiments.start_experiment(
+        DEMO_TREATMENT, control=DEMO_CONTROL, runs_root=runs_root)

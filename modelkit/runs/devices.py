@@ -1,0 +1,64 @@
+"""Which device a training run will use: a quick answer and an exact one.
+
+The quick answer asks ``nvidia-smi`` (milliseconds, but it does not prove TensorFlow
+can use the GPU). The exact answer asks TensorFlow itself, in a subprocess: importing
+TensorFlow takes seconds and a Streamlit page must not do it in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+_TF_DEVICES = ("import json, tensorflow as tf; print(json.dumps([tf.config.experimental."
+               "get_device_details(d).get('device_name', d.name) for d in "
+               "tf.config.list_physical_devices('GPU')]))")
+
+
+def _ask_tensorflow(timeout: float) -> list[str] | None:
+    """GPU names TensorFlow sees (possibly none), or None when it could not be asked."""
+    try:
+        out = subprocess.run([sys.executable, "-c", _TF_DEVICES], capture_output=True,
+                             text=True, timeout=timeout)
+        return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+
+
+def _ask_nvidia_smi() -> list[str]:
+    """GPU names nvidia-smi lists; none when it is missing or fails."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [n.strip() for n in out.stdout.splitlines() if n.strip()] if out.returncode == 0 else []
+
+
+def detect_devices(*, use_tensorflow: bool = False, timeout: float = 120.0) -> dict:
+    """``{"kind": "GPU"|"CPU"|"unknown", "names": [...], "how": ..., "note": ...}``.
+
+    Args:
+        use_tensorflow: ask TensorFlow in a subprocess (exact, seconds) instead of
+            nvidia-smi (quick).
+        timeout: seconds to wait for TensorFlow.
+    """
+    if use_tensorflow:
+        names = _ask_tensorflow(timeout)
+        if names is None:
+            return {"kind": "unknown", "names": [], "how": "tensorflow",
+                    "note": "TensorFlow could not be asked which devices it sees."}
+        if names:
+            return {"kind": "GPU", "names": names, "how": "tensorflow",
+                    "note": "TensorFlow sees these GPUs; a run uses them all."}
+        return {"kind": "CPU", "names": [], "how": "tensorflow",
+                "note": "TensorFlow sees no GPU: training runs on the CPU (slow beyond "
+                        "small images and small_cnn)."}
+    names = _ask_nvidia_smi()
+    if names:
+        return {"kind": "GPU", "names": names, "how": "nvidia-smi",
+                "note": "found by nvidia-smi; TensorFlow uses it when built with CUDA."}
+    return {"kind": "CPU", "names": [], "how": "nvidia-smi",
+            "note": "no NVIDIA GPU found: training runs on the CPU (fine for small images "
+                    "and small_cnn)."}
