@@ -18,8 +18,10 @@ PAGES = (  # (file, title, icon): the URL is the file's stem (/dataset, /train, 
     ("pages/dataset.py", "Dataset", ":material/dataset:"),
     ("pages/train.py", "Train", ":material/model_training:"),
     ("pages/runs.py", "Runs", ":material/list:"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
     ("pages/explain.py", "Explain", ":material/visibility:"),
+    ("pages/review.py", "Review", ":material/fact_check:"),
 )
 
 

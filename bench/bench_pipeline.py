@@ -1,12 +1,27 @@
-"""Benchmark 2: the tf.data pipeline vs a naive loader, on the same real JPEGs.
+"""Benchmark: the input pipeline vs PIL loaders and the decode-only ceiling, interleaved.
 
-The naive loader is what a notebook does: for each batch of 32 paths, open each file
-with PIL one at a time, resize it, stack. The pipeline is ``modelkit.pipeline.
-make_dataset`` (parallel read + decode + resize, prefetch), no augmentation, without
-and with its cache (training's default: epoch 1 decodes, later epochs read the cache).
-Both produce (32, S, S, 3) float32 batches of the same images; images/s over one pass.
+Every loader reads the same real JPEGs into float32 batches (B, S, S, 3) (the
+PyDataset also as float32 batches). Each pass times every loader once, in a rotated
+order, so a change of machine load hits all of them; the figures are the median over
+the passes with the min..max spread, and the load average is printed per pass.
 
-    .venv/bin/python bench/bench_pipeline.py --root ../shared/data/utkface_sample --limit 2000
+Loaders:
+  pil           single-threaded PIL: open, convert("RGB"), resize(BILINEAR), stack
+  pil-draft     the same with Image.draft (PIL's own reduced-size JPEG decode), for reference
+  pydataset-t   keras.utils.PyDataset of PIL batches, workers=2, threads
+  pydataset-p   the same with use_multiprocessing=True
+  ceiling       tf.io.decode_jpeg(ratio) + resize on all cores in plain tf.data, nothing else
+  cold          modelkit.pipeline.make_dataset(training=True, cache=False): decode every pass
+  first-run     make_dataset(cache=True) on an empty persistent cache: decode into it + a pass
+  cached        make_dataset(cache=True) built anew (as a new run does) + a pass, from the
+                persistent cache
+
+``--training`` instead times ``model.fit`` of small_cnn at 64 and 128 px: on a
+synthetic in-memory input of the same shape (no input cost), on the pipeline from the
+cache with augmentation (training's default), and on the uncached pipeline.
+
+    nice -n 10 .venv/bin/python bench/bench_pipeline.py --root ../shared/data/utkface_sample --limit 2000 --passes 7
+    nice -n 10 .venv/bin/python bench/bench_pipeline.py --training --limit 2000 --steps 150
 """
 
 from __future__ import annotations
@@ -18,25 +33,176 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 import argparse
 import os
+import statistics
+import subprocess
+import tempfile
 import time
 
 import numpy as np
 from PIL import Image
 
 
-def naive_batches(paths, *, image_size: int, batch_size: int):
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def pil_image(path: str, size: int, *, draft: bool) -> np.ndarray:
+    with Image.open(path) as image:
+        if draft:
+            image.draft("RGB", (size, size))
+        return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), "float32")
+
+
+def pil_batches(paths, *, size: int, batch_size: int, draft: bool = False):
     for start in range(0, len(paths), batch_size):
-        batch = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size),
-                                                                Image.BILINEAR), "float32")
-                 for p in paths[start:start + batch_size]]
-        yield np.stack(batch)
+        yield np.stack([pil_image(p, size, draft=draft) for p in paths[start:start + batch_size]])
 
 
-def images_per_s(batches) -> tuple[float, int]:
-    start, n = time.perf_counter(), 0
-    for batch in batches:
-        n += len(batch)
-    return n / (time.perf_counter() - start), n
+def pydataset_batches(paths, *, size: int, batch_size: int, processes: bool):
+    import keras
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    class Faces(keras.utils.PyDataset):
+        def __len__(self):
+            return -(-len(paths) // batch_size)
+
+        def __getitem__(self, i):
+            return pil_batches(paths[i * batch_size:(i + 1) * batch_size], size=size,
+                               batch_size=batch_size).__next__()
+
+    # What model.fit does with a PyDataset: its adapter's iterator, an epoch at a time.
+    adapter = PyDatasetAdapter(Faces(workers=2, use_multiprocessing=processes, max_queue_size=10),
+                               shuffle=False)
+    adapter.on_epoch_begin()
+    yield from adapter.get_numpy_iterator()
+    adapter.on_epoch_end()
+
+
+def ceiling_dataset(paths, *, size: int, batch_size: int, ratio: int):
+    import tensorflow as tf
+
+    def load(path):
+        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3, ratio=ratio)
+        return tf.image.resize(image, (size, size), antialias=True)
+    return (tf.data.Dataset.from_tensor_slices(list(paths))
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def count(batches) -> int:
+    return sum(len(b[0] if isinstance(b, tuple) else b) for b in batches)
+
+
+def loaders(args) -> None:
+    from modelkit.data import decode, image_cache, load_dataset
+    from modelkit.pipeline import make_dataset
+
+    data = load_dataset("utkface", root=args.root, limit=args.limit, seed=0)
+    manifest = data.manifest
+    paths = manifest["path"].astype(str).tolist()
+    size, bs = args.image_size, args.batch_size
+    with Image.open(paths[0]) as first:
+        ratio = decode.jpeg_ratio(first.height, first.width, target=size)
+
+    def pipeline(cache: bool):
+        return (x for x, _ in make_dataset(manifest, split=None, image_size=size, batch_size=bs,
+                                           race_classes=data.race_classes, training=True,
+                                           cache=cache))
+
+    def first_run():
+        image_cache.clear()
+        return pipeline(True)
+
+    def ceiling():
+        return iter(ceiling_dataset(paths, size=size, batch_size=bs, ratio=ratio))
+
+    runs = {
+        "pil": lambda: pil_batches(paths, size=size, batch_size=bs),
+        "pil-draft": lambda: pil_batches(paths, size=size, batch_size=bs, draft=True),
+        "pydataset-t": lambda: pydataset_batches(paths, size=size, batch_size=bs, processes=False),
+        "pydataset-p": lambda: pydataset_batches(paths, size=size, batch_size=bs, processes=True),
+        "ceiling": ceiling,
+        "cold": lambda: pipeline(False),
+        "first-run": first_run,
+        "cached": lambda: pipeline(True),
+    }
+    names = [n for n in runs if n in args.loaders]
+    print(f"{len(paths)} JPEGs ({first.width}x{first.height}) from {args.root}, {size} px, "
+          f"batches of {bs}, {os.cpu_count()} cores; ceiling decodes at ratio {ratio}")
+    print(f"start: {uptime()}")
+    for name in names:  # warm-up: traces, imports, the OS file cache
+        for _ in zip(range(2), runs[name](), strict=False):
+            pass
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    for p in range(args.passes):
+        order = names[p % len(names):] + names[:p % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            n = count(runs[name]())
+            rates[name].append(n / (time.perf_counter() - start))
+            assert n == len(paths), (name, n)
+        print(f"pass {p + 1}: load {os.getloadavg()[0]:.2f}  " +
+              "  ".join(f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    print(f"end:   {uptime()}")
+    median = {n: statistics.median(r) for n, r in rates.items()}
+    base = median.get("pil")
+    print(f"\n{'loader':12} {'median img/s':>12} {'min..max':>14} {'vs PIL':>7}")
+    for n in names:
+        vs = f"{median[n] / base:6.2f}x" if base else ""
+        print(f"{n:12} {median[n]:12.0f} {min(rates[n]):6.0f}..{max(rates[n]):<7.0f} {vs:>7}")
+    if {"cold", "ceiling"} <= set(median):
+        print(f"cold pipeline / ceiling: {median['cold'] / median['ceiling']:.0%}")
+    best_py = max((median[n] for n in ("pydataset-t", "pydataset-p") if n in median), default=None)
+    if best_py and "cold" in median:
+        print(f"cold pipeline / best PyDataset: {median['cold'] / best_py:.2f}x")
+
+
+def training(args) -> None:
+    import keras
+    import tensorflow as tf
+
+    from modelkit import model as modellib
+    from modelkit.augment import build_augmenter
+    from modelkit.data import load_dataset
+    from modelkit.pipeline import make_dataset
+
+    data = load_dataset("utkface", root=args.root, limit=args.limit, seed=0)
+    manifest, bs = data.manifest, args.train_batch
+    print(f"{len(manifest)} faces, batch {bs}, {args.steps} steps per measurement; {uptime()}")
+    results: dict[tuple[int, str], list[float]] = {}
+    for size in (64, 128):
+        keras.utils.set_random_seed(0)
+        model = modellib.build_model(backbone="small_cnn", image_size=size,
+                                     race_classes=data.race_classes, weights="none")
+        modellib.compile_model(model, lr=2e-3, decay_steps=10_000)
+        sample = make_dataset(manifest.iloc[:bs], split=None, image_size=size, batch_size=bs,
+                              race_classes=data.race_classes, training=False)
+        x, y = next(iter(sample))
+        inputs = {
+            "synthetic": tf.data.Dataset.from_tensors(
+                (tf.random.uniform(x.shape, 0, 255), modellib.model_targets(y))).repeat(),
+        }
+        for name, cache in (("pipeline-cached", True), ("pipeline-uncached", False)):
+            ds = make_dataset(manifest, split=None, image_size=size, batch_size=bs,
+                              race_classes=data.race_classes, training=True, cache=cache,
+                              augment=build_augmenter(seed=0))
+            inputs[name] = ds.map(lambda x, y: (x, modellib.model_targets(y))).repeat()
+        for ds in inputs.values():  # warm-up: trace the step on each input
+            model.fit(ds, steps_per_epoch=5, epochs=1, verbose=0)
+        for rep in range(args.train_passes):
+            for name, ds in inputs.items():
+                start = time.perf_counter()
+                model.fit(ds, steps_per_epoch=args.steps, epochs=1, verbose=0)
+                rate = args.steps * bs / (time.perf_counter() - start)
+                results.setdefault((size, name), []).append(rate)
+                print(f"{size} px {name:18} pass {rep + 1}: {rate:6.0f} images/s "
+                      f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"end: {uptime()}\n\n{'size':>4} {'input':18} {'median img/s':>12} {'min..max':>12}"
+          " vs synthetic")
+    for (size, name), rates in results.items():
+        synthetic = statistics.median(results[(size, "synthetic")])
+        print(f"{size:>4} {name:18} {statistics.median(rates):12.0f} "
+              f"{min(rates):5.0f}..{max(rates):<6.0f} {statistics.median(rates) / synthetic:6.0%}")
 
 
 def main() -> None:
@@ -44,45 +210,19 @@ def main() -> None:
     parser.add_argument("--root", default="../shared/data/utkface_sample")
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64, help="training's default")
+    parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--loaders", nargs="+", default=["pil", "pil-draft", "pydataset-t",
+                        "pydataset-p", "ceiling", "cold", "first-run", "cached"])
+    parser.add_argument("--training", action="store_true", help="time model.fit instead")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--train-passes", type=int, default=2)
     args = parser.parse_args()
-
-    from modelkit.data import load_dataset
-    from modelkit.pipeline import make_dataset
-
-    data = load_dataset("utkface", root=args.root, limit=args.limit, seed=0)
-    manifest = data.manifest
-    paths = manifest["path"].tolist()
-    ds = make_dataset(manifest, split=None, image_size=args.image_size, batch_size=args.batch_size,
-                      race_classes=data.race_classes, training=False)
-    cached = make_dataset(manifest, split=None, image_size=args.image_size,
-                          batch_size=args.batch_size, race_classes=data.race_classes,
-                          training=False, cache=True)
-    for _ in cached:  # the first pass fills the cache (what training's epoch 1 does)
-        pass
-    # Warm both up on a few batches (TF graph tracing, file cache), then time full passes.
-    for _ in zip(range(3), ds, strict=False):
-        pass
-    for _ in zip(range(3), naive_batches(paths, image_size=args.image_size, batch_size=32), strict=False):
-        pass
-    print(f"{len(paths)} JPEGs from {args.root}, batches of {args.batch_size}, "
-          f"{args.image_size}px, cores {os.cpu_count()}, load average {os.getloadavg()}")
-    results = {}
-    for name, make in (("naive PIL", lambda: naive_batches(paths, image_size=args.image_size,
-                                                          batch_size=args.batch_size)),
-                       ("tf.data", lambda: (x for x, _ in ds)),
-                       ("naive PIL (again)", lambda: naive_batches(
-                           paths, image_size=args.image_size, batch_size=args.batch_size)),
-                       ("tf.data (again)", lambda: (x for x, _ in ds)),
-                       ("tf.data cached", lambda: (x for x, _ in cached))):
-        rate, n = images_per_s(make())
-        results[name] = rate
-        print(f"{name:18s} {rate:8.0f} images/s ({n} images)")
-    naive = max(results["naive PIL"], results["naive PIL (again)"])
-    fast = max(results["tf.data"], results["tf.data (again)"])
-    print(f"speed-up tf.data / naive (best of two each): {fast / naive:.2f}x")
-    print(f"speed-up tf.data cached (epochs 2+ of training) / naive: "
-          f"{results['tf.data cached'] / naive:.2f}x")
+    # The persistent cache of this benchmark lives (and dies) in a temporary folder.
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        os.environ["FACESCOPE_CACHE_DIR"] = cache
+        (training if args.training else loaders)(args)
 
 
 if __name__ == "__main__":

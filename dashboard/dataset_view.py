@@ -20,6 +20,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard import corrections_view
 from dashboard.titles import AFTER_COLOR, ATTRIBUTE_TITLES, BALANCE_TITLES, BEFORE_COLOR, SOURCE_TITLES
 from modelkit import config as cfg
 from modelkit import labels
@@ -133,10 +134,15 @@ def epoch_tables(manifest: pd.DataFrame, config: cfg.TrainConfig) -> dict[str, p
 
 @st.cache_data(max_entries=32)
 def cached_epoch_tables(source: str, root: str | None, labels_file: str | None, limit: int | None,
-                        seed: int, balance: str, target, max_repeat: int) -> dict[str, pd.DataFrame]:
+                        seed: int, balance: str, target, max_repeat: int, corrections: str | None = None,
+                        stamp: tuple | None = None) -> dict[str, pd.DataFrame]:
     config = cfg.TrainConfig(source=source, root=root, labels=labels_file, limit=limit, seed=seed,
                              balance=balance, target=target, max_repeat=max_repeat)
-    return epoch_tables(cached_dataset(source, root, labels_file, limit, seed).manifest, config)
+    dataset = cached_dataset(source, root, labels_file, limit, seed)
+    if corrections:  # the label decisions applied, as train --corrections applies them
+        dataset = corrections_view.corrected(dataset, (source, root, labels_file, limit, seed),
+                                             corrections, stamp)[0]
+    return epoch_tables(dataset.manifest, config)
 
 
 def counts_table(before: pd.Series, after: pd.Series) -> pd.DataFrame:
@@ -167,7 +173,8 @@ def epoch_ui(dataset: Dataset, config: cfg.TrainConfig) -> None:
     """The heart of the page: the train split before and after the plan, per attribute,
     and a caption stating the images one epoch of ``train`` holds."""
     tables = cached_epoch_tables(config.source, config.root, config.labels, config.limit,
-                                 config.seed, config.balance, config.target, config.max_repeat)
+                                 config.seed, config.balance, config.target, config.max_repeat,
+                                 config.corrections, corrections_view.file_stamp(config.corrections))
     st.subheader("One training epoch: the train split, before and after the plan")
     measure = st.segmented_control("Show", ("images", "share"), default="images", key="ds_measure") or "images"
     for column, attribute in zip(st.columns(3), labels.ATTRIBUTES, strict=True):

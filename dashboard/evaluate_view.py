@@ -26,6 +26,7 @@ from dashboard.evaluate_figures import (
 )
 from dashboard.titles import ATTRIBUTE_TITLES
 from modelkit import evaluate as ev
+from modelkit.prediction.evalsets import display_name, owning_run
 
 NO_FILTER = "all faces"
 NO_COMPARE = "(none)"
@@ -103,7 +104,7 @@ def evaluated_runs_ui(run_dir: Path, compare_dir: Path | None, *, split: str) ->
 
 def _evaluated(run_dir: Path, split: str) -> EvaluatedRun:
     mtime = loaders.predictions_mtime(run_dir)
-    return EvaluatedRun(run_dir.name, run_dir, mtime, loaders.evaluation(str(run_dir), mtime, split))
+    return EvaluatedRun(display_name(run_dir), run_dir, mtime, loaders.evaluation(str(run_dir), mtime, split))
 
 
 # ----------------------------------------------------------------------------- sections
@@ -228,5 +229,5 @@ def error_gallery_ui(errors: pd.DataFrame, *, run_dir: Path, head: str, per_row:
                     confidence = "?" if pd.isna(row["confidence"]) else f"{row['confidence']:.0%}"
                     st.caption(f"true **{row['true']}** · predicted **{row['pred']}** ({confidence})")
                 if st.button("Explain", key=f"evaluate_explain_{i}", icon=":material/visibility:"):
-                    st.session_state["explain_image"] = {"run_dir": str(run_dir), "path": row["path"]}
+                    st.session_state["explain_image"] = {"run_dir": str(owning_run(run_dir)), "path": row["path"]}
                     st.switch_page("pages/explain.py")

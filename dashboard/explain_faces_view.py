@@ -1,7 +1,8 @@
 """The Explain page's face pickers: which face is explained, and its pixels.
 
 A face comes from the run's evaluation set (filtered by split, true group and whether
-a head got it right), from the Evaluate gallery (a pinned path), or from an upload.
+a head got it right), from the Evaluate gallery (a pinned path), or from an upload (a
+photo: its faces are found, numbered and aligned by ``dashboard.explain_photo_view``).
 Whatever its source, it is decoded by the one decoder (``modelkit.data.decode``):
 ``Face.inputs`` is exactly what the model is fed for that file in training and
 evaluation, and ``Face.image`` a display-size copy of the same decode for drawing.
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import explain_photo_view as photo_view
 from dashboard.titles import ATTRIBUTE_TITLES, HEAD_TITLES
 from modelkit import labels, uploads
 from modelkit.data import decode
@@ -149,12 +151,18 @@ def _unpin() -> None:
 
 
 def _uploaded_face(*, image_size: int) -> Face | None:
+    detect = photo_view.detect_toggle_ui()
     upload = st.file_uploader("A face photo", type=list(uploads.ALLOWED_TYPES),
                               key="explain_upload",
                               help=f"Up to {uploads.MAX_BYTES // 2**20} MiB and "
                                    f"{uploads.MAX_PIXELS // 10**6} megapixels.")
     if upload is None:
         return None
+    if detect:  # numbered faces on the photo; the picked one's aligned crop is explained
+        picked = photo_view.photo_face_ui(upload.getvalue(), upload.name, image_size=image_size,
+                                          max_side=DISPLAY_SIDE * 2)
+        return None if picked is None else Face(image=picked.image, inputs=picked.inputs,
+                                                title=picked.title)
     try:
         image, inputs = upload_face(upload.getvalue(), upload.name, image_size)
     except uploads.UploadError as exc:

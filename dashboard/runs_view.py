@@ -27,6 +27,7 @@ from plotly.subplots import make_subplots
 from dashboard.titles import HEAD_TITLES, run_color
 from modelkit import labels, paths
 from modelkit import runs as rk
+from modelkit.runs.experiments import ROLE_TITLES
 
 RECONCILE_S = 10
 HEAD_METRIC = {"gender": "accuracy", "race": "accuracy", "age": "mae"}
@@ -249,7 +250,7 @@ def delete_ui(ids: list[str], found: dict[str, rk.RunInfo]) -> None:
         pending = st.session_state.get("runs_delete_pending")
         if pending and pending in found:
             st.warning(f"Delete **{pending}** and its folder (model, checkpoints, metrics)? "
-                       "This cannot be undone.")
+                       "This cannot be undone." + partner_note(pending, found))
             yes, no = st.columns(2)
             if yes.button("Yes, delete", key="runs_delete_yes", type="primary"):
                 st.session_state.pop("runs_delete_pending")
@@ -263,3 +264,15 @@ def delete_ui(ids: list[str], found: dict[str, rk.RunInfo]) -> None:
             if no.button("Keep it", key="runs_delete_no"):
                 st.session_state.pop("runs_delete_pending")
                 st.rerun()
+
+
+def partner_note(run_id: str, found: dict[str, rk.RunInfo]) -> str:
+    """For the delete confirmation: which experiment the run is in, and that the other
+    run is kept ("" when it is in none)."""
+    run = found.get(run_id)
+    if run is None or not run.experiment:
+        return ""
+    others = [r for r in found.values() if r.experiment == run.experiment and r.id != run_id]
+    kept = ", ".join(f"**{r.id}** ({ROLE_TITLES.get(r.experiment_role)})" for r in others)
+    return (f" It is the {ROLE_TITLES.get(run.experiment_role)} run of experiment "
+            f"**{run.experiment}**" + (f"; {kept} is kept." if kept else "."))

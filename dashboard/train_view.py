@@ -14,6 +14,7 @@ from contextlib import nullcontext
 
 import streamlit as st
 
+from dashboard import corrections_view, experiments_view
 from dashboard.titles import BALANCE_TITLES, HEAD_TITLES, SOURCE_TITLES
 from modelkit import labels, paths
 from modelkit import runs as rk
@@ -52,7 +53,7 @@ def path_error(*, source: str, root: str, labels_file: str) -> str | None:
 
 
 def _dataset_ui(column) -> dict:
-    """Dataset widgets: source, folder, labels file, image limit."""
+    """Dataset widgets: source, folder, labels file, image limit, corrections, align."""
     source = column.selectbox("Dataset", SOURCES, index=SOURCES.index(DEFAULTS.source),
                               format_func=SOURCE_TITLES.get, key="train_source")
     root = column.text_input("Dataset folder", key="train_root",
@@ -62,7 +63,11 @@ def _dataset_ui(column) -> dict:
     limit = column.number_input("Use at most N images (0 = all)", min_value=0,
                                 value=DEFAULTS.limit or 0, step=100, key="train_limit")
     return {"source": source, "root": root.strip(), "labels": labels_file.strip(),
-            "limit": int(limit) or None}
+            "limit": int(limit) or None, "use_corrections": corrections_view.checkbox_ui(column),
+            "align": column.checkbox("Detect and align faces", value=DEFAULTS.align, key="train_align",
+                                     help="For loosely cropped sets (FairFace): each image's face "
+                                          "is found, levelled and cropped as UTKFace's; images "
+                                          "without a usable face are skipped.")}
 
 
 def _model_ui(column) -> dict:
@@ -112,6 +117,7 @@ def train_form_ui() -> TrainConfig | None:
         data, model = st.columns(2)
         dataset = _dataset_ui(data)
         values = {**dataset, **_model_ui(model), **_plan_ui()}
+        experiments_view.control_form_ui()  # "Also train a control run" (read after submit)
         submitted = st.form_submit_button("Start training", type="primary", key="train_start")
     if not submitted:
         return None
@@ -123,6 +129,9 @@ def train_form_ui() -> TrainConfig | None:
     synthetic = dataset["source"] == "synthetic"
     values["root"] = os.path.expanduser(dataset["root"]) if dataset["root"] and not synthetic else None
     values["labels"] = os.path.expanduser(dataset["labels"]) if dataset["labels"] else None
+    values["corrections"] = corrections_view.chosen_file(
+        values.pop("use_corrections"), source=values["source"], root=values["root"],
+        labels_file=values["labels"])
     try:
         return TrainConfig(**values)
     except ValueError as exc:

@@ -1,4 +1,4 @@
-"""The command line: ``python -m modelkit {data,train,runs,evaluate,saliency} ...``.
+"""The command line: ``python -m modelkit {data,train,runs,evaluate,saliency,cache} ...``.
 
 Each command lives in its own ``modelkit/cli/<name>.py`` with ``add_parser(sub)``
 and a ``run(args) -> int``. A user error is raised as ``ValueError`` or
@@ -12,7 +12,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("data", "train", "runs", "evaluate", "saliency")
+COMMANDS = ("data", "train", "runs", "evaluate", "compare", "saliency", "labels", "predict", "export",
+            "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

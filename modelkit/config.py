@@ -42,7 +42,11 @@ SALIENCY_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "saliency", "smooth
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "saliency": "Saliency",
                  "smoothgrad": "SmoothGrad"}
 HEAD_TITLES = {"gender": "Gender", "race": "Race", "age": "Age"}
-ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group"}
+ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group",
+                    "race_source": "Race (the set's own classes)"}
+# The largest image a file may declare (width x height) before it is decoded: above it a
+# file is refused as a possible decompression bomb (uploads, --image, the image scan).
+MAX_PIXELS = 40_000_000               # 40 megapixels (e.g. 8000 x 5000)
 IMAGE_SIZES: tuple[int, ...] = (32, 48, 64, 96, 128, 160, 224)
 WEIGHTS_WORDS: tuple[str, ...] = ("none", "imagenet")
 
@@ -109,6 +113,12 @@ class TrainConfig:
     cache: bool = True
     age_sigma: float = 2.0
     progress_every: int = 10
+    # A corrections file (modelkit.curation.corrections): its decisions relabel or drop
+    # images right after the dataset is loaded; config.json also records its sha256.
+    corrections: str | None = None
+    # Detect and align each face first (modelkit.data.faces), for loosely cropped sets
+    # such as FairFace's; images where no usable face is found are skipped.
+    align: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -130,6 +140,12 @@ class TrainConfig:
             raise ValueError(f"limit must be a positive integer or None; got {self.limit!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        if self.corrections is not None and (not isinstance(self.corrections, str)
+                                             or not self.corrections.strip()):
+            raise ValueError("corrections must be the path of a corrections file or None; "
+                             f"got {self.corrections!r}")
+        if not isinstance(self.align, bool):
+            raise ValueError(f"align must be true or false; got {self.align!r}")
 
     # ------------------------------------------------------------------ round trips
     def to_dict(self) -> dict:
@@ -163,7 +179,7 @@ class TrainConfig:
             return str(Path(value).expanduser().resolve()) if value else value
         weights = self.weights if self.weights in WEIGHTS_WORDS else absolute(self.weights)
         return dataclasses.replace(self, root=absolute(self.root), labels=absolute(self.labels),
-                                   weights=weights)
+                                   weights=weights, corrections=absolute(self.corrections))
 
     def differences(self, other: TrainConfig) -> dict[str, tuple]:
         """The settings that differ: ``{name: (self's, other's)}``."""

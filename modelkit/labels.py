@@ -43,3 +43,21 @@ def age_to_group(age) -> pd.Categorical:
     codes = np.searchsorted(np.asarray(AGE_GROUP_EDGES), ages, side="right") - 1
     codes = np.where(np.isnan(ages) | (ages < 0), -1, codes)
     return pd.Categorical.from_codes(codes, categories=list(AGE_GROUPS), ordered=True)
+
+# ----------------------------------------------------------------- mappings between sources
+# Race vocabularies by name: what a run's or an evaluation set's class list is matched to.
+RACE_VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "utkface": UTKFACE_RACES, "fairface": FAIRFACE_RACES,
+}
+# How a finer race vocabulary folds into a coarser one, keyed (finer, coarser). Every class
+# of the finer one appears once. Predicting on another dataset (``modelkit.prediction``)
+# compares labels in the coarser vocabulary: a set's own classes when they are finer than
+# the model's (its finer labels are kept for grouping), the model's summed probabilities
+# when the model's are the finer. Add an entry here (and to docs/CONTRACTS.md, "Label
+# mappings") to evaluate across another pair of vocabularies.
+RACE_MAPPINGS: dict[tuple[str, str], dict[str, str]] = {
+    ("fairface", "utkface"): {
+        "White": "White", "Black": "Black", "East Asian": "Asian", "Southeast Asian": "Asian",
+        "Indian": "Indian", "Middle Eastern": "Others", "Latino_Hispanic": "Others",
+    },
+}

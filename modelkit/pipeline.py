@@ -1,9 +1,20 @@
 """tf.data input pipelines from a manifest.
 
-Files are read and decoded in parallel (``tf.io.read_file`` + ``decode_image``),
-resized once, optionally cached (as uint8, a quarter of the float size), repeated as
-the balance plan says, shuffled, batched, augmented on whole batches and prefetched,
-so the CPU decodes the next batches while the model trains on this one.
+The balance plan's repeats are applied to the row indices up front (``np.repeat``,
+no per-element expansion), then one of two ways:
+
+- **cached** (``cache=True``, training's default): every image is decoded once into
+  the image store (``modelkit.data.image_cache``: uint8 at the model's size, kept on
+  disk between runs, in RAM when it fits), and each epoch shuffles row indices,
+  batches them and gathers the batch's pixels from the store. Decoding happens once
+  per dataset and size, not once per run; the order is fixed by the seed.
+- **uncached**: paths are shuffled, then read and decoded in parallel
+  (``modelkit.data.decode.read_image_tf``, a large JPEG at a reduced DCT size), in
+  whatever order the workers finish when training (``deterministic=False``).
+
+Either way batches are cast to float32, augmented whole and prefetched, so the CPU
+prepares the next batches while the model trains on this one. Evaluation keeps the
+manifest's order.
 
 Example:
     >>> ds = make_dataset(manifest, split="train", image_size=64, batch_size=32,
@@ -14,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -75,16 +87,6 @@ def steps_per_epoch(manifest: pd.DataFrame, *, split: str | None, batch_size: in
     return int(math.ceil(epoch_size(manifest, split=split, plan=plan) / batch_size))
 
 
-def _decoder(image_size: int):
-    """The one decoder (``modelkit.data.decode``): path -> (S, S, 3) uint8, antialiased,
-    the same ops saliency, uploads and the views run on their images."""
-    from modelkit.data.decode import read_image_tf
-
-    def decode(path):
-        return read_image_tf(path, image_size=image_size)
-    return decode
-
-
 def make_dataset(
     manifest: pd.DataFrame,
     *,
@@ -96,7 +98,8 @@ def make_dataset(
     plan=None,
     augment=None,
     seed: int = 0,
-    cache: bool | str = False,
+    cache: bool = False,
+    report: Callable[[str], object] | None = None,
 ) -> tf.data.Dataset:
     """A dataset of ``(images, targets)`` batches for the rows of ``split``.
 
@@ -114,45 +117,49 @@ def make_dataset(
         augment: a callable (e.g. ``modelkit.augment.build_augmenter``) applied to
             whole batches with ``training=True``; used only when ``training``.
         seed: shuffle seed.
-        cache: cache decoded images in memory (True) or in this file prefix (str).
+        cache: decode every image once into the image store
+            (``modelkit.data.image_cache.image_store``: persistent on disk, in RAM up
+            to its limit) and read the epochs from it; False decodes every pass.
+        report: called with one line saying where the cached images come from and
+            live (training prints it into train.log).
 
     Returns:
         ``tf.data.Dataset`` of ``(images (B,S,S,3) float32, {gender, race, age,
         age_group})``; codes are -1 and ages -1 where the manifest has null.
     """
+    from modelkit.data.decode import to_model_input_tf
+
     if batch_size < 1 or image_size < 1:
         raise ValueError(f"batch_size and image_size must be >= 1; got {batch_size}, {image_size}")
     rows = split_rows(manifest, split)
     repeats = plan_repeats(plan, n_rows=len(manifest), rows=rows)
     subset = manifest.iloc[rows]
-    targets = encode_targets(subset, race_classes=race_classes)
     paths = subset["path"].astype(str).to_numpy()
-    decode = _decoder(image_size)
-    total = int(repeats.sum())
-    # Only a plan needs the per-element repeat column (and the flat_map it drives).
-    columns = (paths, targets) if plan is None else (paths, targets, repeats)
+    # Position in ``subset`` of every image one epoch yields, repeats included.
+    index = np.repeat(np.arange(len(subset)), repeats)
+    targets = {k: v[index] for k, v in encode_targets(subset, race_classes=race_classes).items()}
 
-    ds = tf.data.Dataset.from_tensor_slices(columns)
     if cache:
-        # Decode each image once into the cache, then repeat and shuffle decoded
-        # images (a full-size shuffle buffer of uint8 thumbnails).
-        ds = ds.map(lambda p, *rest: (decode(p), *rest), num_parallel_calls=AUTOTUNE)
-        ds = ds.cache("" if cache is True else str(cache))
-        ds = _repeat_as_planned(ds, planned=plan is not None)
+        from modelkit.data.image_cache import image_store, ram_limit
+
+        store = image_store(paths, image_size=image_size)
+        if report is not None:
+            report(store.describe(limit=ram_limit()))
+        ds = tf.data.Dataset.from_tensor_slices((index, targets))
         if training:
-            ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size).map(
+            lambda i, t: (to_model_input_tf(_gather(store.pixels, i, image_size)), t),
+            num_parallel_calls=AUTOTUNE)
     else:
-        # Repeat and shuffle the (cheap) paths, then decode in parallel.
-        ds = _repeat_as_planned(ds, planned=plan is not None)
+        from modelkit.data.decode import read_image_tf
+
+        ds = tf.data.Dataset.from_tensor_slices((paths[index], targets))
         if training:
-            ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, t: (decode(p), t), num_parallel_calls=AUTOTUNE,
-                    deterministic=not training)
-    ds = ds.map(lambda image, t: (tf.cast(image, tf.float32), t), num_parallel_calls=AUTOTUNE)
-    ds = ds.batch(batch_size)
-    if plan is not None:
-        # flat_map hides the length; state it so Keras shows a progress bar with a total.
-        ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(total / batch_size)))
+            ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda p, t: (to_model_input_tf(read_image_tf(p, image_size=image_size)), t),
+                    num_parallel_calls=AUTOTUNE, deterministic=not training)
+        ds = ds.batch(batch_size)
     if training and augment is not None:
         # One batch at a time: the Keras layers draw from a stateful seed generator, and
         # parallel calls would race for it (a seed would no longer fix the run). Each
@@ -161,9 +168,9 @@ def make_dataset(
     return ds.prefetch(AUTOTUNE)
 
 
-def _repeat_as_planned(ds: tf.data.Dataset, *, planned: bool) -> tf.data.Dataset:
-    """With a plan, each element ``(x, targets, n)`` becomes ``n`` copies of
-    ``(x, targets)``; without one the elements are already ``(x, targets)``."""
-    if not planned:
-        return ds
-    return ds.flat_map(lambda x, t, n: tf.data.Dataset.from_tensors((x, t)).repeat(n))
+def _gather(pixels: np.ndarray, rows: tf.Tensor, image_size: int) -> tf.Tensor:
+    """The store's images at ``rows`` as a (B, S, S, 3) uint8 batch (a numpy gather:
+    the store may be a memory map of a file larger than RAM)."""
+    images = tf.numpy_function(lambda i: np.asarray(pixels[i]), [rows], tf.uint8, stateful=False)
+    images.set_shape((None, image_size, image_size, 3))
+    return images

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from modelkit.config import MAX_PIXELS
+
 # File types a face photo comes in, by extension, and the PIL formats they may hold.
 ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "jpg": ("JPEG", "MPO"), "jpeg": ("JPEG", "MPO"), "png": ("PNG",),
     "webp": ("WEBP",), "bmp": ("BMP",),
 }
 MAX_BYTES = 10 * 1024 * 1024          # 10 MiB, as server.maxUploadSize: far above any face photo
-MAX_PIXELS = 40_000_000               # 40 megapixels (e.g. 8000 x 5000)
 EXIF_ORIENTATION = 0x0112             # the EXIF tag saying how to turn the pixels upright
 
 

@@ -3,6 +3,7 @@ it holds under the balance plan (the same plan, on the same train split, as `tra
 
 import streamlit as st
 
+from dashboard import corrections_view
 from dashboard import dataset_view as view
 
 st.title("Dataset")
@@ -12,6 +13,7 @@ st.caption("How balanced is the data the model will learn from, and what the bal
 with st.sidebar:
     choice = view.source_ui()
     config = view.plan_ui(choice)
+    config = corrections_view.dataset_toggle_ui(config)
 
 error, hint = view.source_problem(config)
 if error:
@@ -26,6 +28,7 @@ try:
 except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
     st.error(f"Could not read this dataset: {exc}")
     st.stop()
+dataset = corrections_view.apply_ui(dataset, config)
 
 view.overview_ui(dataset)
 if len(dataset.manifest):

@@ -7,8 +7,8 @@ groups and the worst errors, each one click from its saliency map.
 
 import streamlit as st
 
+from dashboard import calibration_view, demo_view, eval_sets_view, loaders
 from dashboard import evaluate_view as view
-from dashboard import loaders
 
 st.title("Evaluate")
 
@@ -16,9 +16,11 @@ runs = loaders.runs_with_predictions()
 if not runs:
     st.info("No run with predictions yet. Train one on the Train page (predictions are "
             "written when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")
+    demo_view.demo_button_ui(key="evaluate_demo")
     st.stop()
 
 run_dir, compare_dir = view.run_picker_ui(runs)
+run_dir, compare_dir = eval_sets_view.evaluation_set_ui(run_dir, compare_dir)  # own split or another set
 predictions = loaders.predictions(str(run_dir), loaders.predictions_mtime(run_dir))
 splits = view.evaluation_splits(predictions)
 if not splits:
@@ -42,6 +44,7 @@ view.age_error_ui(shown, split=split, where=where)
 
 st.header("Worst groups")
 view.worst_groups_ui(shown[0], metric=metric, small_n=small_n)
+calibration_view.calibration_ui(shown)
 
 st.header("Worst errors")
 view.worst_errors_ui(shown[0], split=split, where=where)

@@ -8,9 +8,9 @@ different people. Every face is decoded exactly as training decodes it.
 
 import streamlit as st
 
+from dashboard import demo_view, loaders
 from dashboard import explain_faces_view as faces
 from dashboard import explain_view as view
-from dashboard import loaders
 
 st.title("Explain")
 faces.take_arrival()
@@ -19,6 +19,7 @@ run_dir = view.run_picker_ui(loaders.runs_with_model())
 if run_dir is None:
     st.info("No trained model yet. Train a run on the Train page (model.keras is written "
             "when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")
+    demo_view.demo_button_ui(key="explain_demo")
     st.stop()
 
 mtime = view.model_mtime(run_dir)

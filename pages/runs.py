@@ -7,6 +7,7 @@ is reconciled (dead runs marked failed) at most every few seconds per server.
 
 import streamlit as st
 
+from dashboard import experiments_view
 from dashboard import runs_view as view
 from modelkit import runs
 
@@ -22,14 +23,18 @@ if not found:
     st.stop()
 
 by_id = {run.id: run for run in found}
-table = view.filters_ui(view.runs_table(found))
+table = experiments_view.experiment_filter_ui(
+    view.filters_ui(experiments_view.with_experiments(view.runs_table(found), found)))
 st.dataframe(table, hide_index=True, key="runs_table",
              column_config={"started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 st.caption(f"{len(table)} of {len(found)} runs. Best values are over all epochs of the "
            "validation split.")
 
+experiments_view.experiments_ui(found, shown=set(table["id"]))
+
 chosen = view.compare_ui(table)
 if len(chosen) >= 2:
+    experiments_view.pair_compare_ui(chosen)
     view.comparison(chosen, by_id)
 elif chosen:
     st.caption("Pick at least one more run to compare.")

@@ -7,8 +7,8 @@ registry; it reconciles it (a write) at most every few seconds per server.
 
 import streamlit as st
 
+from dashboard import experiments_view, runs_view
 from dashboard import run_panel_view as panel
-from dashboard import runs_view
 from dashboard import train_view as view
 from modelkit import runs
 
@@ -19,12 +19,16 @@ found = runs.list_runs()
 
 with st.expander("New run", expanded=not found):
     config = view.train_form_ui()
-if config is not None:
+if config is not None and experiments_view.wants_control():  # and a control run
+    if experiments_view.start_experiment_ui(config):
+        found = runs.list_runs()
+elif config is not None:
     run = view.start(config)
     if run is not None:
         st.success(f"Run {run.id} is {run.state}"
                    + (f" (#{run.queue_position} in the queue)." if run.queue_position else "."))
         found = runs.list_runs()
+experiments_view.experiment_box_ui(found)
 
 if not found:
     st.info("No runs yet: fill in the form above and press Start training.")

@@ -160,6 +160,8 @@ def test_upload_shows_maps_or_a_clear_error(runs_root, tiny_model_file, name, da
     at = render()
     at.radio(key="explain_source").set_value("Upload")
     render(at)
+    if not error:  # a flat grey picture has no face: explain it as it is
+        at.toggle(key="explain_detect").set_value(False)
     at.file_uploader(key="explain_upload").upload(name, data or _png(), "image/png")
     render(at)
     if error:

@@ -111,6 +111,7 @@ def patch_task(request):
 # formats TensorFlow cannot read as is (the scan converts them; so must saliency).
 FACE_FILES = [
     ("rgb.jpg", "RGB", (50, 37)),
+    ("large.jpg", "RGB", (140, 100)),  # >= 2x SIZE: decoded at half size by DCT scaling
     ("grey.png", "L", (41, 60)),
     ("rgba.png", "RGBA", (SIZE, SIZE)),
     ("grey16.png", "I;16", (45, 45)),
@@ -160,16 +161,23 @@ def test_saliency_explains_the_tensor_the_pipeline_feeds_the_model(tmp_path):
     np.testing.assert_array_equal(saliency.load_images(originals, size=SIZE), fed)
     model = tiny_model()
     for i, original in enumerate(originals):
-        # ... a file decoded at its own size and handed to explain (the Explain page) ...
-        result = saliency.explain_detailed(model, decode.decode_file(original), head="gender",
-                                           method="saliency")
+        # ... a file's model input handed to explain (the Explain page) ...
+        result = saliency.explain_detailed(model, decode.decode_file(original, image_size=SIZE),
+                                           head="gender", method="saliency")
         assert result.inputs.dtype == np.float32
         np.testing.assert_array_equal(result.inputs[0], fed[i], err_msg=original.name)
-        assert result.maps.shape[1:] == decode.decode_file(original).shape[:2]
+        full = decode.decode_file(original)
+        if decode.jpeg_ratio(*full.shape[:2], target=SIZE) == 1 or original.suffix != ".jpg":
+            # ... or the file decoded at its own size (the same pixels unless a large
+            # JPEG's DCT-scaled decode applies, which only the file's bytes allow) ...
+            result = saliency.explain_detailed(model, full, head="gender", method="saliency")
+            np.testing.assert_array_equal(result.inputs[0], fed[i], err_msg=original.name)
+            assert result.maps.shape[1:] == full.shape[:2]
+            if original.suffix.lstrip(".") in uploads.ALLOWED_TYPES:
+                upload = uploads.decode_image_file(original)
+                np.testing.assert_array_equal(saliency.model_inputs(model, upload)[0], fed[i])
         # ... and an upload of it (no EXIF here, so the same pixels): all the pipeline's.
         if original.suffix.lstrip(".") in uploads.ALLOWED_TYPES:
-            upload = uploads.decode_image_file(original)
-            np.testing.assert_array_equal(saliency.model_inputs(model, upload)[0], fed[i])
             np.testing.assert_array_equal(
                 uploads.decode_image_file(original, image_size=SIZE), fed[i])
 

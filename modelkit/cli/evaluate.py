@@ -1,9 +1,11 @@
-"""`python -m modelkit evaluate --run-dir DIR [--split val|test] [--json]`.
+"""`python -m modelkit evaluate --run-dir DIR [--split val|test] [--on NAME] [--json]`.
 
 Errors per demographic group for a finished run: overall figures, figures per group
 (and per intersection such as race x gender) with their n and bootstrap intervals,
 confusion matrices (rows true, columns predicted) and the gap between the best and
 the worst group. ``--json`` prints one object (shape in ``Evaluation.to_json_dict``).
+``--on NAME`` evaluates the run's predictions on another dataset (``python -m modelkit
+predict ... --name NAME``, kept in ``<run>/eval/NAME/``) instead of its own split.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--n-boot", type=int, default=200,
                    help="bootstrap resamples per group for the intervals (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--on", metavar="NAME", help="an evaluation set of the run (made by "
+                   "`modelkit predict --name NAME`) instead of the run's own split")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -34,12 +38,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n_boot < 0:
         raise ValueError(f"--n-boot must be 0 or more, got {args.n_boot}")
-    evaluation = evaluate_run(args.run_dir, split=args.split, n_boot=args.n_boot, seed=args.seed)
+    folder, on = args.run_dir, {}
+    if args.on:
+        from modelkit.prediction.evalsets import describe, find_eval_set, summary
+
+        folder = find_eval_set(args.run_dir, args.on)
+        on = {"on": args.on, "evaluation_set": summary(folder)}
+    evaluation = evaluate_run(folder, split=args.split, n_boot=args.n_boot, seed=args.seed)
     if args.json:
-        payload = {"run_dir": str(args.run_dir), **evaluation.to_json_dict()}
+        payload = {"run_dir": str(args.run_dir), **on, **evaluation.to_json_dict()}
         print(json.dumps(payload, indent=2, allow_nan=False))
     else:
-        print(format_report(evaluation, run_dir=str(args.run_dir)))
+        title = str(args.run_dir) + (f"  on {describe(folder)}" if args.on else "")
+        print(format_report(evaluation, run_dir=title))
     return 0
 
 

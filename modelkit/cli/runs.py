@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from modelkit import runs
@@ -43,6 +44,8 @@ def add_parser(sub) -> None:
         p = actions.add_parser(name, parents=[common], help=text)
         p.add_argument("id")
         p.set_defaults(func=func)
+    p.add_argument("--yes", action="store_true", help="delete a run that is part of an "
+                   "experiment without asking (the experiment's other run is kept)")
 
     p = actions.add_parser("wait", parents=[common],
                            help="wait for a run to end; exit 0 only when it finished")
@@ -64,7 +67,8 @@ def _line(run: runs.RunInfo) -> str:
     epochs = f"{run.epoch or 0}/{run.epochs or run.config.get('epochs') or '?'}"
     where = f" (queue #{run.queue_position})" if run.queue_position else ""
     return (f"{run.id:24} {run.state + where:20} {epochs:>7}  {run.config.get('source', '-'):10} "
-            f"{run.config.get('backbone') or '-':14} {_when(run.started or run.created)}")
+            f"{run.config.get('backbone') or '-':14} {_when(run.started or run.created)}"
+            + (f"  {run.experiment} ({run.experiment_role})" if run.experiment else ""))
 
 
 def _list(args) -> int:
@@ -109,8 +113,21 @@ def _resume(args) -> int:
 
 
 def _delete(args) -> int:
+    from modelkit.runs.experiments import partners
+
+    runs.reconcile(runs_root=args.runs_root)
+    kept = partners(args.id, runs_root=args.runs_root)
+    if kept and not args.yes:
+        others = ", ".join(f"{r.id} ({r.experiment_role})" for r in kept)
+        question = (f"{args.id} is part of experiment {kept[0].experiment} with {others}; "
+                    f"that run is kept. Delete {args.id}?")
+        if not sys.stdin.isatty():
+            raise ValueError(f"{question} Pass --yes to delete it without asking")
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+            print(f"{args.id}: kept")
+            return 1
     runs.delete(args.id, runs_root=args.runs_root)
-    print(f"{args.id}: deleted")
+    print(f"{args.id}: deleted" + (f"; {', '.join(r.id for r in kept)} kept" if kept else ""))
     return 0
 
 

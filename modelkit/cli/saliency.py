@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     """Load the run, explain the image, write the overlay; print what was explained.
 
     The image is decoded as an upload (checked, EXIF orientation applied) by the one
-    decoder; the model is fed it resized as training resizes, and the map is drawn
-    over the image at its own size."""
+    decoder, once at its own size (the picture) and once at the model's size (its
+    input, as training decodes a file: a large JPEG at a reduced DCT size); the map
+    is drawn over the picture."""
     from PIL import Image
 
     from modelkit import saliency
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     class_index = saliency.class_index_for(config, args.head, args.class_name)
     image = uploads.decode_image_file(args.image)
     model = saliency.load_run_model(args.run_dir)
-    result = saliency.explain_detailed(model, image, head=args.head, class_index=class_index,
+    inputs = uploads.decode_image_file(args.image, image_size=saliency.image_size(model))
+    result = saliency.explain_detailed(model, inputs, head=args.head, class_index=class_index,
                                        method=args.method)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(saliency.overlay(image, result.maps[0], alpha=args.alpha)).save(out)

@@ -6,8 +6,10 @@
 Settings come from ``modelkit.config.TrainConfig``: its defaults, then ``--config FILE``
 (a JSON object of settings, as a run's ``config.json``), then the flags given. This
 module picks the trainer: ``--background`` hands the config to the launcher
-(``modelkit.runs``), ``--workers N`` starts N local workers, ``TF_CONFIG`` makes this
-process one worker of a cluster, and otherwise it trains here in the foreground.
+(``modelkit.runs``), ``--control KEY=VALUE`` queues the run and a control differing in
+that setting as one experiment (``modelkit.runs.experiments``), ``--workers N`` starts N
+local workers, ``TF_CONFIG`` makes this process one worker of a cluster, and otherwise
+it trains here in the foreground.
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help=f"default {D.seed}")
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="train on the images as they are")
+    parser.add_argument("--corrections", help="a corrections file of label decisions (the Review "
+                        "page's, or `labels review`'s): relabel or drop those images")
+    parser.add_argument("--align", action="store_true", default=None,
+                        help="detect and align each face first (loosely cropped sets such as "
+                             "FairFace's); images without a usable face are skipped")
     parser.add_argument("--run-dir", default=None, help="the run folder (default: "
                         "<runs root>/<timestamp>-<backbone>-<source>)")
     parser.add_argument("--runs-root", default=None, help="default $FACESCOPE_RUNS_ROOT or ./runs")
@@ -85,7 +92,17 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=_positive, default=None,
                    help="start N local training workers on 127.0.0.1 (generated TF_CONFIG, "
                         "MultiWorkerMirroredStrategy); --batch-size is then per worker")
+    p.add_argument("--control", action="append", metavar="KEY=VALUE", type=_control_item,
+                   help="also train a control run that differs only in this setting (repeat "
+                        "for several), e.g. balance=none: a remedy experiment, same seed and "
+                        "split; implies --background and prints both run ids")
     p.set_defaults(func=run)
+
+
+def _control_item(value: str) -> tuple[str, object]:
+    from modelkit.runs.experiments import parse_control_item
+
+    return _checked(parse_control_item)(value)
 
 
 def config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
@@ -105,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and not args.run_dir:
         raise ValueError("--resume needs --run-dir: the run folder to continue")
     config = config_from_args(args)
+    if args.control:
+        return _experiment(args, config)
     if args.workers:
         return _local_workers(args, config)
     if args.background:
@@ -134,6 +153,32 @@ def _background(args: argparse.Namespace, config: cfg.TrainConfig) -> int:
         print(json.dumps({"id": run.id, "run_dir": run.run_dir, "state": run.state}))
     else:
         print(run.id)
+    return 0
+
+
+def _experiment(args: argparse.Namespace, config: cfg.TrainConfig) -> int:
+    """``--control KEY=VALUE``: queue the run and its control as one experiment; print
+    both ids (the run as configured first), or JSON."""
+    from modelkit.runs.experiments import describe_control, start_experiment
+
+    if args.workers or args.resume:
+        raise ValueError("--control starts a new experiment in the background; drop "
+                         + ("--workers" if args.workers else "--resume"))
+    control = {}
+    for key, value in args.control:
+        if key in control:
+            raise ValueError(f"--control {key} is given twice; give each setting once")
+        control[key] = value
+    treatment, other = start_experiment(config, control=control, runs_root=args.runs_root)
+    if args.json:
+        print(json.dumps({"experiment": treatment.experiment, "runs": [
+            {"id": r.id, "role": r.experiment_role, "run_dir": r.run_dir, "state": r.state}
+            for r in (treatment, other)]}))
+    else:
+        print(f"experiment {treatment.experiment}: {treatment.id} as configured, {other.id} "
+              f"control ({describe_control(treatment, other)})", file=sys.stderr)
+        print(treatment.id)
+        print(other.id)
     return 0
 
 

@@ -6,7 +6,9 @@ and CMYK alike), PNG (any bit depth, palette, alpha), single-frame GIF and WebP,
 ...) is converted once into an RGB PNG under ``cache_dir()/converted/`` and the
 manifest points at that copy, so every manifest path is readable by TensorFlow and
 no image is lost for being in an odd format. Files that cannot be decoded at all
-(empty, truncated, not an image) are reported with a reason instead. The decoder
+(empty, truncated, not an image) are reported with a reason instead, and so is a file
+whose header declares more than ``modelkit.config.MAX_PIXELS`` pixels: it is refused
+before its pixels are decoded (a decompression bomb never fills the memory). The decoder
 itself is ``modelkit.data.decode``, which applies these same rules (``tf_can_decode``,
 ``to_rgb``) to a file or upload it reads directly.
 
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from modelkit.config import MAX_PIXELS
 from modelkit.data.manifest import Skipped
 from modelkit.paths import cache_dir
 
@@ -84,7 +87,7 @@ def scan_images(paths: Iterable[str | os.PathLike], *, cache: bool = True,
         if st is None:
             rows[i] = _row(path, reason="file not found")
         elif i in cached:
-            rows[i] = cached[i]
+            rows[i] = _over_pixel_limit(cached[i]) or cached[i]
         else:
             todo.append(i)
     if todo:
@@ -144,6 +147,20 @@ def _row(path: str, *, reason: str | None = None, width=None, height=None, mode=
             "height": height, "mode": mode, "format": format, "decode_path": decode_path}
 
 
+def pixel_limit_reason(width: int, height: int) -> str:
+    """Why a file declaring ``width`` x ``height`` pixels is refused (over ``MAX_PIXELS``)."""
+    return (f"{width}x{height} pixels is over the limit of {MAX_PIXELS:,} pixels "
+            f"(modelkit.config.MAX_PIXELS); refused before decoding as a possible "
+            "decompression bomb")
+
+
+def _over_pixel_limit(row: dict) -> dict | None:
+    """A cached row scanned before the pixel limit, refused as a fresh scan would."""
+    if row["ok"] and (row["width"] or 0) * (row["height"] or 0) > MAX_PIXELS:
+        return _row(row["path"], reason=pixel_limit_reason(row["width"], row["height"]))
+    return None
+
+
 def _inspect(path: str, st: os.stat_result) -> dict:
     """Decode one file and describe it; convert it when TensorFlow could not read it."""
     if st.st_size == 0:
@@ -152,6 +169,8 @@ def _inspect(path: str, st: os.stat_result) -> dict:
         with Image.open(path) as image:
             fmt, mode, (width, height) = image.format, image.mode, image.size
             n_frames = getattr(image, "n_frames", 1)
+            if width * height > MAX_PIXELS:  # the header's size, before any decoding
+                return _row(path, reason=pixel_limit_reason(width, height))
             image.load()
             decode_path = path
             if not tf_can_decode(image_format=fmt, mode=mode, n_frames=n_frames):

@@ -15,6 +15,12 @@ One concept per module:
 - :mod:`~modelkit.evaluate.groups`: per-group tables and the gaps between groups;
 - :mod:`~modelkit.evaluate.result`: :class:`Evaluation`, :func:`evaluate`, its JSON;
 - :mod:`~modelkit.evaluate.drilldown`: confusion, worst errors, MAE by true age.
+- :mod:`~modelkit.evaluate.calibration`: per-group ECE, Brier, reliability curves;
+- :mod:`~modelkit.evaluate.paired`, :mod:`~modelkit.evaluate.compare_inputs`,
+  :mod:`~modelkit.evaluate.compare`, :mod:`~modelkit.evaluate.compare_result`: runs
+  compared on the same faces with paired bootstrap intervals
+  (``from modelkit.evaluate.compare import compare``; not re-exported here, as it
+  reads run folders through :mod:`modelkit.runs`).
 
 Example::
 

@@ -50,6 +50,17 @@ def resample_indices(n: int, *, n_boot: int, rng: np.random.Generator) -> np.nda
     return rng.integers(0, max(n, 1), size=(n_boot, n))
 
 
+def resample_weights(n: int, *, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, n)`` float counts: how often each row is drawn in each resample of
+    :func:`resample_indices`. Any statistic that is a sum over rows is then one matrix
+    product, ``weights @ features``, for every resample at once (and for two runs at
+    once when their features are stacked side by side: a paired bootstrap)."""
+    draws = resample_indices(n, n_boot=n_boot, rng=rng)
+    offsets = (np.arange(n_boot) * n)[:, None]
+    return np.bincount((draws + offsets).ravel(), minlength=n_boot * n).reshape(
+        n_boot, n).astype(float)
+
+
 def percentile_interval(samples: np.ndarray, *, quantiles: tuple[float, float],
                         axis: int = 0) -> np.ndarray:
     """The ``quantiles`` of resampled statistics along ``axis`` (NaN resamples ignored),

@@ -31,12 +31,20 @@ from modelkit.evaluate.metrics import (
     head_metric_names,
     interval_columns,
 )
-from modelkit.evaluate.predictions import EVAL_HEADS, GROUP_ATTRIBUTES, check_head, class_labels
+from modelkit.evaluate.predictions import (
+    EVAL_HEADS,
+    GROUP_ATTRIBUTES,
+    SOURCE_ATTRIBUTES,
+    attribute_values,
+    check_head,
+)
 
 DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
     ("gender",), ("race",), ("age_group",),
     ("race", "gender"), ("age_group", "gender"), ("age_group", "race"),
 )
+# Added to the defaults when the table holds an evaluation set's own race classes.
+SOURCE_GROUPINGS: tuple[tuple[str, ...], ...] = (("race_source",), ("race_source", "gender"))
 GROUP_SEPARATOR = " / "
 BY_GROUP_COLUMNS = ["grouping", "group", *GROUP_ATTRIBUTES, "head", "metric", "value",
                     "ci_low", "ci_high", "n", "n_group"]
@@ -50,10 +58,21 @@ def grouping_key(grouping: Sequence[str]) -> str:
 
 
 def check_groupings(groupings: Sequence[Sequence[str]]) -> None:
-    """Raise a ValueError for an attribute outside ``GROUP_ATTRIBUTES``."""
+    """Raise a ValueError for an attribute outside ``GROUP_ATTRIBUTES`` (and the
+    source attributes, ``SOURCE_ATTRIBUTES``)."""
     for grouping in groupings:
         for attribute in grouping:
-            check_head(attribute, GROUP_ATTRIBUTES)
+            check_head(attribute, GROUP_ATTRIBUTES + SOURCE_ATTRIBUTES)
+
+
+def default_groupings(frame: pd.DataFrame) -> tuple[tuple[str, ...], ...]:
+    """``DEFAULT_GROUPINGS`` plus ``SOURCE_GROUPINGS``, keeping those whose attributes
+    the table labels (a set without race labels is not grouped by race; a set's own
+    classes exist only where its labels were folded into the model's)."""
+    def labelled(attribute: str) -> bool:
+        column = f"{attribute}_true"
+        return column in frame.columns and bool(frame[column].notna().any())
+    return tuple(g for g in DEFAULT_GROUPINGS + SOURCE_GROUPINGS if all(map(labelled, g)))
 
 
 def empty_by_group() -> pd.DataFrame:
@@ -149,6 +168,15 @@ def grouping_table(frame: pd.DataFrame, grouping: tuple[str, ...], classes: dict
     return long[BY_GROUP_COLUMNS]
 
 
+def drop_unlabelled_heads(overall: pd.DataFrame,
+                          by_group: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables without the heads no row is labelled for (``n`` 0 overall): a set
+    without race labels has no race figures at all, rather than NaN ones."""
+    unlabelled = set(overall.loc[overall["n"] == 0, "head"])
+    return (overall[~overall["head"].isin(unlabelled)].reset_index(drop=True),
+            by_group[~by_group["head"].isin(unlabelled)].reset_index(drop=True))
+
+
 def compute_gaps(by_group: pd.DataFrame, *, min_n: int = 5,
                  metrics: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
     """Best and worst group of each grouping x metric, their difference and ratio.
@@ -184,7 +212,7 @@ def _group_values(frame: pd.DataFrame, grouping: tuple[str, ...]) -> pd.DataFram
     columns = [f"{a}_true" for a in grouping]
     labelled = frame[columns].notna().all(axis=1)
     sizes = frame.loc[labelled].groupby(columns, sort=False).size().rename("n_group").reset_index()
-    order = {a: class_labels(frame, a) for a in grouping}
+    order = {a: attribute_values(frame, a) for a in grouping}
     sort_keys = [sizes[f"{a}_true"].map({v: i for i, v in enumerate(order[a])}) for a in grouping]
     sizes = sizes.assign(**{f"_k{i}": k for i, k in enumerate(sort_keys)})
     sizes = sizes.sort_values([f"_k{i}" for i in range(len(grouping))]).reset_index(drop=True)

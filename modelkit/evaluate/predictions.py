@@ -31,6 +31,10 @@ AGE_HEAD = "age"
 EVAL_HEADS = CLASS_HEADS + (AGE_HEAD,)
 # Attributes a group is defined by (always the *true* label of the image).
 GROUP_ATTRIBUTES = ("gender", "race", "age_group")
+# An evaluation set's own finer classes, kept when its labels were folded into the
+# model's (``race_source_true``: FairFace's 7 races for a UTKFace model; see
+# modelkit.prediction.mapping). Optional columns; groupings may use them.
+SOURCE_ATTRIBUTES = ("race_source",)
 REQUIRED_COLUMNS = ("path", "split", "gender_true", "gender_pred", "race_true", "race_pred",
                     "age_group_true", "age_group_pred", "age_true", "age_pred")
 MIDPOINT_COLUMN = "age_true_is_midpoint"
@@ -72,7 +76,8 @@ def check_predictions(predictions: pd.DataFrame, *, source: str = "predictions")
         raise ValueError(f"{source} lacks column(s) {missing}; expected the predictions table "
                          f"of docs/CONTRACTS.md ({', '.join(REQUIRED_COLUMNS)}, ...)")
     frame = predictions.copy()
-    for column in _LABEL_COLUMNS:
+    optional = tuple(f"{a}_true" for a in SOURCE_ATTRIBUTES if f"{a}_true" in frame.columns)
+    for column in _LABEL_COLUMNS + optional:
         values = frame[column].astype(object)
         frame[column] = values.where(values.notna(), None).map(
             lambda v: None if v is None else str(v))
@@ -139,6 +144,19 @@ def class_labels(predictions: pd.DataFrame, head: str) -> list[str]:
         known = [c[len(prefix):] for c in predictions.columns if c.startswith(prefix)]
     seen = pd.concat([predictions[f"{head}_true"], predictions[f"{head}_pred"]]).dropna().unique()
     return known + sorted(set(seen) - set(known))
+
+
+def attribute_values(predictions: pd.DataFrame, attribute: str) -> list[str]:
+    """The values of a grouping attribute in display order: a head's classes
+    (:func:`class_labels`), or for a source attribute the values present, in the order
+    of the known race vocabulary holding them all (else sorted)."""
+    if attribute not in SOURCE_ATTRIBUTES:
+        return class_labels(predictions, attribute)
+    present = set(predictions[f"{attribute}_true"].dropna())
+    for vocabulary in labels.RACE_VOCABULARIES.values():
+        if present <= set(vocabulary):
+            return [v for v in vocabulary if v in present]
+    return sorted(present)
 
 
 def label_codes(values: pd.Series, classes: list[str]) -> np.ndarray:

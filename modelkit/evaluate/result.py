@@ -19,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from modelkit.evaluate import bootstrap
+from modelkit.evaluate.calibration import Calibration, calibrate
 from modelkit.evaluate.drilldown import Confusion, confusion
 from modelkit.evaluate.groups import (
-    DEFAULT_GROUPINGS,
     by_group_table,
     check_groupings,
     compute_gaps,
+    default_groupings,
+    drop_unlabelled_heads,
     grouping_key,
     overall_table,
 )
@@ -55,6 +57,8 @@ class Evaluation:
             figures then measure error against the midpoint of the true range.
         predictions: the split's rows, checked.
         settings: n_boot, ci, seed, gap_min_n and the grouping keys used.
+        calibration: per-group calibration of the gender and race heads (ECE, Brier,
+            reliability curves; :mod:`modelkit.evaluate.calibration`).
     """
 
     split: str
@@ -66,6 +70,7 @@ class Evaluation:
     age_mae_vs_midpoint: bool
     predictions: pd.DataFrame = field(repr=False)
     settings: dict = field(default_factory=dict)
+    calibration: Calibration | None = field(default=None, repr=False)
 
     def overall_value(self, metric: str) -> float:
         """The overall value of ``metric`` (NaN when not computable)."""
@@ -99,7 +104,7 @@ class Evaluation:
 
     def to_json_dict(self) -> dict:
         """The CLI's ``--json`` object: split, n, overall, by_group, confusion, gaps,
-        settings (shape in docs/CONTRACTS.md).
+        settings, calibration (shape in docs/CONTRACTS.md).
 
         Groups are keyed by their true label (``"Black / female"`` for intersections,
         under ``"race_x_gender"``); every metric key is present, null when it cannot be
@@ -132,9 +137,10 @@ class Evaluation:
             "age_mae_vs_midpoint": self.age_mae_vs_midpoint,
             "overall": overall,
             "by_group": by_group,
-            "confusion": {h: c.to_json_dict() for h, c in self.confusion.items()},
+            "confusion": {h: c.to_json_dict() for h, c in self.confusion.items() if c.n},
             "gaps": gaps,
             "settings": self.settings,
+            "calibration": self.calibration.to_json_dict() if self.calibration else None,
         }
 
 
@@ -161,7 +167,7 @@ def evaluate(
     predictions: pd.DataFrame,
     *,
     split: str | None = None,
-    groupings: Sequence[Sequence[str]] = DEFAULT_GROUPINGS,
+    groupings: Sequence[Sequence[str]] | None = None,
     n_boot: int = 200,
     ci: float = 0.95,
     seed: int = 0,
@@ -173,6 +179,8 @@ def evaluate(
         predictions: the run's predictions table (all splits, or one).
         split: ``val`` or ``test``; default ``test`` when present, else ``val``.
         groupings: attribute tuples to group by (true labels); intersections allowed.
+            Default ``DEFAULT_GROUPINGS``, plus ``SOURCE_GROUPINGS`` for a table that
+            holds an evaluation set's own race classes.
         n_boot: bootstrap resamples per group (0 for no intervals).
         ci: interval coverage (0.95: the 2.5th and 97.5th percentiles).
         seed: bootstrap seed (same seed, same intervals).
@@ -180,19 +188,23 @@ def evaluate(
             image cannot make the headline gap; they stay in the tables with their n.
 
     Rows whose true label of a head is null are left out of that head's figures; a
-    figure with no rows is NaN.
+    figure with no rows is NaN. A head that no row of the split is labelled for (a set
+    without race labels) has no figures at all: absent, not NaN.
 
     Raises:
         ValueError: a bad ``ci``, grouping attribute, split or missing column.
     """
     quantiles = bootstrap.interval_quantiles(ci)
-    check_groupings(groupings)
+    if groupings is not None:
+        check_groupings(groupings)
     frame, split = select_split(check_predictions(predictions), split)
+    groupings = default_groupings(frame) if groupings is None else groupings
     rng = np.random.default_rng(seed)
     classes = {h: class_labels(frame, h) for h in CLASS_HEADS}
     overall = overall_table(frame, classes, n_boot=n_boot, rng=rng, quantiles=quantiles)
     by_group = by_group_table(frame, groupings, classes, n_boot=n_boot, rng=rng,
                               quantiles=quantiles)
+    overall, by_group = drop_unlabelled_heads(overall, by_group)
     used_ages = frame.loc[frame["age_true"].notna(), "age_true_is_midpoint"]
     return Evaluation(
         split=split,
@@ -205,6 +217,8 @@ def evaluate(
         predictions=frame,
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "gap_min_n": gap_min_n,
                   "groupings": [grouping_key(g) for g in groupings]},
+        calibration=calibrate(frame, classes, n_boot=n_boot, rng=rng, quantiles=quantiles,
+                              min_n=gap_min_n),
     )
 
 

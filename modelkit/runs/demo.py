@@ -33,7 +33,10 @@ DEMO_CONTROL: dict[str, object] = {"balance": "none"}
 
 
 def _same(run: RunInfo, config: TrainConfig) -> bool:
-    return TrainConfig.from_dict(run.config) == config.with_absolute_paths()
+    try:
+        return TrainConfig.from_dict(run.config) == config.with_absolute_paths()
+    except (TypeError, ValueError):  # not a training run's config (another kind of job)
+        return False
 
 
 def pending_demos(*, runs_root: str | os.PathLike | None = None,

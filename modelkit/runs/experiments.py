@@ -30,16 +30,27 @@ from collections.abc import Iterable
 
 from modelkit import paths
 from modelkit.config import TrainConfig, parse_loss_weights, parse_target
+from modelkit.labels import HEADS
 from modelkit.runs import launcher, reconciler, registry
 from modelkit.runs.folder import RunInfo
 
 ROLES: tuple[str, ...] = ("treatment", "control")
-ROLE_TITLES = {"treatment": "as configured", "control": "control"}
+ROLE_TITLES = {"treatment": "remedy", "control": "control"}  # the remedy: as configured
 # The settings that choose which images a run trains and is evaluated on.
 FIXED: tuple[str, ...] = ("source", "root", "labels", "limit", "seed")
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 VARIABLE: tuple[str, ...] = tuple(sorted(set(FIELDS) - set(FIXED)))
-DEFAULT_CONTROL: dict[str, object] = {"balance": "none"}
+# Ready-made controls (the Train page's picker; the CLI takes any KEY=VALUE). The first
+# is the default: did the rebalancing help?
+CONTROLS: dict[str, dict[str, object]] = {
+    "no_balance": {"balance": "none"},
+    "equal_loss_weights": {"loss_weights": {head: 1.0 for head in HEADS}},
+    "no_augment": {"augment": False},
+}
+CONTROL_TITLES = {"no_balance": "no balancing (balance=none)",
+                  "equal_loss_weights": "equal loss weights (1 each)",
+                  "no_augment": "no augmentation (augment=false)"}
+DEFAULT_CONTROL: dict[str, object] = CONTROLS["no_balance"]
 _PARSERS = {"target": parse_target, "loss_weights": parse_loss_weights}
 _HINTS = typing.get_type_hints(TrainConfig)
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")

@@ -35,6 +35,8 @@ class RunInfo:
     is the batch reached in the epoch under way. ``experiment`` is the id shared by the
     two runs of a remedy experiment and ``experiment_role`` this run's part in it
     (``treatment`` or ``control``, see :mod:`modelkit.runs.experiments`); None otherwise.
+    ``kind`` is ``train``, or ``predict`` for a prediction job (:mod:`modelkit.runs.jobs`)
+    whose ``parent`` is the id of the run whose model it runs.
     """
 
     id: str
@@ -58,6 +60,8 @@ class RunInfo:
     stalled: bool = False
     experiment: str | None = None
     experiment_role: str | None = None
+    kind: str = "train"
+    parent: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -57,6 +57,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN experiment_role TEXT",
         "CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment)",
     ),
+    (  # 4: other jobs than training (modelkit.runs.jobs): what kind, and the run it serves
+        "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'",
+        "ALTER TABLE runs ADD COLUMN parent TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -190,6 +194,7 @@ def run_info(row: sqlite3.Row, root: Path, *, queue_position: int | None,
         attempts=row["attempts"], resume=bool(row["resume"]), queue_position=queue_position,
         stalled=bool(fresh and beat and now - float(beat) > STALE_S),
         experiment=row["experiment"], experiment_role=row["experiment_role"],
+        kind=row["kind"], parent=row["parent"],
     )
 
 

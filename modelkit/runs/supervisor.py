@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from modelkit import paths
-from modelkit.runs import reconciler, registry
+from modelkit.runs import jobs, reconciler, registry
 from modelkit.runs.folder import ACTIVE
 from modelkit.runs.launcher import child_env, dispatch
 from modelkit.runs.processes import describe_exit, start_time
@@ -42,9 +42,11 @@ def _say(text: str) -> None:
     print(f"[supervisor] {time.strftime('%H:%M:%S')} {text}", flush=True)
 
 
-def _run_trainer(run_id: str, root: Path, run_dir: Path, *, resume: bool, cwd: str | None) -> int:
+def _run_trainer(run_id: str, root: Path, run_dir: Path, *, resume: bool, cwd: str | None,
+                 kind: str = "train") -> int:
     """Start the trainer, record its pid, wait; returns its exit status (127: no start)."""
-    cmd = train_command(run_dir, resume=resume)
+    cmd = train_command(run_dir, resume=resume) if kind == "train" else \
+        jobs.job_command(kind, run_dir)
     _say(f"starting: {' '.join(cmd)}")
     try:
         with (run_dir / "train.log").open("ab") as log:
@@ -70,7 +72,7 @@ def supervise(run_id: str, *, runs_root: str | os.PathLike) -> int:
     returncode = None
     if row["state"] in ACTIVE and not (run_dir / "CANCEL").exists():
         returncode = _run_trainer(run_id, root, run_dir, resume=bool(row["resume"]),
-                                  cwd=row["cwd"])
+                                  cwd=row["cwd"], kind=row["kind"])
         _say(f"training process exited with {describe_exit(returncode)}")
     with registry.transaction(root) as con:
         reconciler.adopt_folders(con, root)

@@ -91,7 +91,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
     data = prepare_data(config, dataset=dataset)
     artifacts.write_run_config(run_dir, config, race_classes=data.race_classes,
                                age_is_range=data.dataset.age_is_range,
-                               split_sizes=data.split_sizes)
+                               split_sizes=data.split_sizes, **data.run_extras)
     status.update(steps_per_epoch=data.steps_per_epoch)
     backup_dir = run_dir / artifacts.BACKUP_DIR
     if not resume:
@@ -130,5 +130,5 @@ def _write_outputs(model: keras.Model, data: PreparedData, *, config: TrainConfi
     model.save(run_dir / artifacts.MODEL_FILE)
     frame = predict_frame(model, data.evaluation, image_size=config.image_size,
                           batch_size=config.batch_size, race_classes=data.race_classes,
-                          trained_heads=data.trained_heads)
+                          trained_heads=data.trained_heads, cache=config.cache)
     artifacts.write_predictions(run_dir, frame)

@@ -25,15 +25,17 @@ def predict_frame(
     batch_size: int,
     race_classes: list[str],
     trained_heads: Collection[str] = labels.HEADS,
+    cache: bool = False,
 ) -> pd.DataFrame:
     """One row per image of ``manifest`` with true and predicted labels and class
     probabilities (the ``predictions.parquet`` columns of docs/CONTRACTS.md).
 
     A head that never saw a label (not in ``trained_heads``) gets null predictions:
-    its output is untrained noise, not a guess worth showing."""
+    its output is untrained noise, not a guess worth showing. ``cache``: read the
+    images from the image store (``modelkit.pipeline.make_dataset``), as training does."""
     ds = pipeline.make_dataset(manifest, split=None, image_size=image_size,
                                batch_size=batch_size, race_classes=race_classes,
-                               training=False).map(lambda x, y: x)
+                               training=False, cache=cache).map(lambda x, y: x)
     gender_p, race_p, age_p = (np.asarray(p, dtype="float64") for p in
                                model.predict(ds, verbose=0)) if len(manifest) else (
         np.zeros((0, 2)), np.zeros((0, len(race_classes))), np.zeros((0, modellib.MAX_AGE + 1)))

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import pandas as pd
@@ -46,6 +47,7 @@ class PreparedData:
     batch_size: int
     steps_per_epoch: int
     images_per_epoch: int
+    corrections: object = None  # modelkit.curation.corrections.CorrectionReport, if applied
 
     @property
     def race_classes(self) -> list[str]:
@@ -59,6 +61,16 @@ class PreparedData:
     def evaluation(self) -> pd.DataFrame:
         """The rows ``predictions.parquet`` covers: val, then test."""
         return pd.concat([self.parts["val"], self.parts["test"]], ignore_index=True)
+
+    @property
+    def run_extras(self) -> dict:
+        """What config.json records beyond the settings: the applied corrections file's
+        sha256 and what it changed."""
+        if self.corrections is None:
+            return {}
+        applied = self.corrections.to_dict()
+        applied["n_missing"], applied["missing"] = len(applied["missing"]), applied["missing"][:100]
+        return {"corrections_sha256": applied["sha256"], "corrections_applied": applied}
 
     @property
     def trained_heads(self) -> set[str]:
@@ -90,6 +102,11 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
         ValueError: the train split is empty (names the source and the fix).
     """
     data = dataset if dataset is not None else load_training_dataset(config)
+    report = None
+    if config.corrections:
+        data, report = _corrected(data, config.corrections)
+    if config.align:
+        data = _aligned(data)
     manifest = data.manifest.reset_index(drop=True)
     parts = {split: split_part(manifest, split) for split in labels.SPLITS}
     if parts["train"].empty:
@@ -107,7 +124,8 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
         ds = pipeline.make_dataset(
             parts[split], split=split, image_size=config.image_size, batch_size=batch_size,
             race_classes=data.race_classes, training=training, plan=plan if training else None,
-            augment=augment, seed=config.seed, cache=config.cache)
+            augment=augment, seed=config.seed, cache=config.cache,
+            report=lambda line: print(line, flush=True))  # where the images live: train.log
         return ds.map(lambda x, y: (x, modellib.model_targets(y)))
 
     return PreparedData(
@@ -117,4 +135,35 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
         batch_size=batch_size,
         steps_per_epoch=pipeline.steps_per_epoch(parts["train"], split="train",
                                                  batch_size=batch_size, plan=plan),
-        images_per_epoch=pipeline.epoch_size(parts["train"], split="train", plan=plan))
+        images_per_epoch=pipeline.epoch_size(parts["train"], split="train", plan=plan),
+        corrections=report)
+
+
+def _corrected(data: Dataset, file: str):
+    """The label decisions of ``file`` applied (modelkit.curation); names of images it
+    lists that the dataset lacks are printed and ignored."""
+    from modelkit.curation.corrections import apply_corrections
+
+    data, report = apply_corrections(data, file=file)
+    print(f"corrections {file}: {report.summary()}", file=sys.stderr)
+    for path in report.missing[:20]:
+        print(f"  not in the dataset (ignored): {path}", file=sys.stderr)
+    return data, report
+
+
+def _aligned(data: Dataset) -> Dataset:
+    """Each image replaced by its main face's aligned crop (``modelkit.data.face_crops``,
+    cached on disk); the images without a usable face are skipped, and counted here."""
+    from modelkit.data.face_crops import align_dataset
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 1024 < 32:
+            print(f"align: faces detected in {done}/{total} images", file=sys.stderr, flush=True)
+
+    before = len(data.skipped)
+    aligned = align_dataset(data, progress=progress)
+    print(f"align: {len(aligned.manifest)} of {len(data.manifest)} images aligned, "
+          f"{len(aligned.skipped) - before} skipped without a usable face", file=sys.stderr)
+    for skipped in aligned.skipped[before:before + 10]:
+        print(f"  skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    return aligned

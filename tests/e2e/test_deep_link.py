@@ -11,6 +11,8 @@ artifacts/e2e/.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,7 +21,11 @@ from conftest import ARTIFACTS, serve_dashboard
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT_MS = 120_000
-TITLES = ["Dataset", "Train", "Runs", "Evaluate", "Explain"]  # app.py's navigation, in order
+# app.py's navigation, in order, read from its PAGES (file, title, icon) without running it.
+PAGES = ast.literal_eval(next(
+    node.value for node in ast.parse((Path(__file__).resolve().parents[2] / "app.py").read_text()).body
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES"))
+TITLES = [title for _, title, _ in PAGES]
 
 
 @pytest.fixture
@@ -48,7 +54,8 @@ def test_a_deep_link_as_the_first_request_opens_the_app_with_its_navigation_and_
     assert labels == TITLES, f"the sidebar is not app.py's navigation: {labels}"
     assert "app" not in [label.lower() for label in labels]
     paths = [urlsplit(links.nth(i).get_attribute("href")).path for i in range(links.count())]
-    assert paths == ["/", "/train", "/runs", "/evaluate", "/explain"]  # the bookmarked URLs
+    # the bookmarked URLs: the first page at /, the others at their file's stem
+    assert paths == ["/"] + [f"/{Path(file).stem}" for file, _, _ in PAGES[1:]]
     current = page.locator("[data-testid='stSidebarNavLink'][aria-current='page'] span[label]")
     assert current.get_attribute("label") == "Evaluate"
     assert urlsplit(page.url).path == "/evaluate"

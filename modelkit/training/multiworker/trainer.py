@@ -220,6 +220,7 @@ class _Worker:
         artifacts.write_run_config(
             self.run_dir, self.config, race_classes=self.data.race_classes,
             age_is_range=self.data.dataset.age_is_range, split_sizes=self.data.split_sizes,
+            **self.data.run_extras,
             distribution={"strategy": "MultiWorkerMirroredStrategy", "workers": self.task.workers,
                           "replicas": self.replicas, "global_batch_size": self.global_batch,
                           "lr_scaled": self.config.lr * self.replicas})
@@ -247,4 +248,4 @@ class _Worker:
         artifacts.write_predictions(self.run_dir, predict_frame(
             model, self.data.evaluation, image_size=self.config.image_size,
             batch_size=self.config.batch_size, race_classes=self.data.race_classes,
-            trained_heads=self.data.trained_heads))
+            trained_heads=self.data.trained_heads, cache=self.config.cache))

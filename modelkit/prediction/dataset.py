@@ -1,0 +1,176 @@
+"""Run a trained run's model over another dataset: :func:`predict_dataset`.
+
+The images are read by the readers (``modelkit.data.load_dataset``: bad images skipped
+with their reasons, as for training) and fed to the model through the training
+pipeline itself (``modelkit.training.predict.predict_frame`` on
+``modelkit.pipeline.make_dataset``: the same decoder, resize and batching as the run's
+own predictions), a chunk of batches at a time so progress is reported and a cancel
+is honoured between chunks. The rows are the run's predictions contract; race labels
+are compared through :mod:`modelkit.prediction.mapping`. The result is written to
+``<run>/eval/<NAME>/`` (``predictions.parquet`` + ``eval.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from modelkit import labels
+from modelkit.data import load_dataset
+from modelkit.data.manifest import Dataset
+from modelkit.evaluate.predictions import PREDICTIONS_FILE
+from modelkit.prediction.evalsets import EVAL_FILE, eval_dir
+from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
+from modelkit.prediction.request import PredictRequest
+from modelkit.training.artifacts import MODEL_FILE, STATUS_FILE, write_json_atomic
+
+# Every row of an evaluation set is evaluated: it is the set's one split.
+EVAL_SPLIT = "test"
+# Batches per model call between two progress reports (and cancel checks).
+CHUNK_BATCHES = 4
+Progress = Callable[[int, int], None]
+
+
+class PredictionCancelled(Exception):
+    """Raised between chunks when ``should_stop`` says so (a job's CANCEL file)."""
+
+
+@dataclass
+class PredictionResult:
+    """Where the evaluation set was written, its ``eval.json`` and its rows."""
+
+    path: Path
+    info: dict
+    predictions: pd.DataFrame
+
+
+def check_run_model(run_dir: str | os.PathLike) -> Path:
+    """The run's ``model.keras``.
+
+    Raises:
+        FileNotFoundError: no such run folder, or a run without a final model (still
+            training, failed or cancelled), saying which from its ``status.json``.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {run} does not exist; pass --run-dir a run folder "
+                                "(`python -m modelkit runs list` shows them)")
+    model = run / MODEL_FILE
+    if model.is_file():
+        return model
+    try:
+        status = json.loads((run / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        status = {}
+    state = status.get("state") if isinstance(status, dict) else None
+    why = {"running": "it is still training; wait for it to finish",
+           "queued": "it has not started training yet",
+           "cancelled": "it was cancelled before it finished; resume it to get a model",
+           "failed": f"its training failed ({status.get('error') or 'see train.log'})",
+           }.get(state, "it has not finished training")
+    raise FileNotFoundError(f"run {run.name} has no {MODEL_FILE} to predict with: {why} "
+                            f"(looked in {run})")
+
+
+def trained_heads(run_dir: str | os.PathLike) -> set[str]:
+    """The heads the run learnt: those its own predictions table predicts (a head its
+    training set had no label for is written with null predictions); all without one."""
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        return set(labels.HEADS)
+    own = pd.read_parquet(path, columns=["gender_pred", "race_pred"])
+    if not len(own):
+        return set(labels.HEADS)
+    return {h for h in ("gender", "race") if own[f"{h}_pred"].notna().any()} | {"age"}
+
+
+def predict_dataset(request: PredictRequest, *, progress: Progress | None = None,
+                    should_stop: Callable[[], bool] | None = None,
+                    dataset: Dataset | None = None) -> PredictionResult:
+    """Predict with ``request.run_dir``'s model on every usable image of the dataset.
+
+    Args:
+        request: the run, the dataset and the evaluation set's name.
+        progress: called with (images done, images in all) after each chunk.
+        should_stop: checked before each chunk; True raises :class:`PredictionCancelled`
+            and nothing is written.
+        dataset: an already loaded dataset (tests), instead of ``request``'s source.
+
+    Returns:
+        The written evaluation set (an older one of the same name is replaced).
+
+    Raises:
+        FileNotFoundError: no run folder or model, a missing dataset root or label file.
+        ValueError: bad labels, a race class that cannot be mapped, no usable image.
+    """
+    from modelkit.saliency.runmodel import class_names, image_size, load_run_config, load_run_model
+    from modelkit.training.predict import predict_frame
+
+    started = time.time()
+    run_dir = Path(request.run_dir)
+    check_run_model(run_dir)
+    out = eval_dir(run_dir, request.set_name)
+    data = dataset or load_dataset(request.source, root=request.root, labels=request.labels,
+                                   limit=request.limit, seed=request.seed)
+    if request.align:  # each image becomes its main face's aligned crop (no face: skipped)
+        from modelkit.data.face_crops import align_dataset
+
+        data = align_dataset(data)
+    manifest = data.manifest
+    config = load_run_config(run_dir)
+    model_classes = class_names(config, "race")
+    mapping = resolve_race_mapping(
+        source_classes=data.race_classes, model_classes=model_classes,
+        labelled=bool(manifest["race"].notna().any()), source=f"{data.source} set {data.root}")
+    if not len(manifest):
+        first = f"; first: {data.skipped[0].path}: {data.skipped[0].reason}" if data.skipped else ""
+        raise ValueError(f"no usable image in the {data.source} set at {data.root} "
+                         f"({len(data.skipped)} skipped{first}); nothing to predict")
+    model = load_run_model(run_dir)
+    size = image_size(model) or int(config["image_size"])
+    heads = trained_heads(run_dir)
+    chunk = request.batch_size * CHUNK_BATCHES
+    frames = []
+    for start in range(0, len(manifest), chunk):
+        if should_stop is not None and should_stop():
+            raise PredictionCancelled(f"cancelled after {start} of {len(manifest)} images")
+        frames.append(predict_frame(model, manifest.iloc[start:start + chunk], image_size=size,
+                                    batch_size=request.batch_size,
+                                    race_classes=list(model_classes), trained_heads=heads))
+        if progress is not None:
+            progress(min(start + chunk, len(manifest)), len(manifest))
+    frame = pd.concat(frames, ignore_index=True)
+    frame.insert(frame.columns.get_loc("split") + 1, "source_split", frame["split"])
+    frame["split"] = EVAL_SPLIT
+    frame = apply_race_mapping(frame, mapping)
+    seconds = time.time() - started
+    info = {
+        "name": out.name, "run_id": run_dir.resolve().name, "run_dir": str(run_dir.resolve()),
+        "source": data.source, "root": data.root, "labels": request.labels,
+        "limit": request.limit, "seed": request.seed, "align": request.align,
+        "n_images": len(frame), "n_skipped": len(data.skipped),
+        "skipped": [s.to_dict() for s in data.skipped],
+        "race_mapping": mapping.to_json_dict(),
+        "age_true_is_midpoint": bool(frame["age_true_is_midpoint"].any()),
+        "trained_heads": sorted(heads), "image_size": size, "batch_size": request.batch_size,
+        "model_mtime": (run_dir / MODEL_FILE).stat().st_mtime,
+        "started": started, "seconds": seconds, "images_per_s": len(frame) / max(seconds, 1e-9),
+    }
+    write_eval_set(out, frame, info)
+    return PredictionResult(out, info, frame)
+
+
+def write_eval_set(path: Path, frame: pd.DataFrame, info: dict) -> None:
+    """``predictions.parquet`` then ``eval.json``, each written whole and renamed into
+    place, so a reader sees the old set or the new one, never half of one."""
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / f".{PREDICTIONS_FILE}.{os.getpid()}.tmp"
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path / PREDICTIONS_FILE)
+    write_json_atomic(path / EVAL_FILE, info)
