@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 
 from modelkit.config import TrainConfig
 from modelkit.runs import experiments, launcher, registry
@@ -57,7 +58,11 @@ def pending_demos(*, runs_root: str | os.PathLike | None = None,
 def start_demo(*, runs_root: str | os.PathLike | None = None) -> RunInfo:
     """Start the demo run in the background, or return the one still under way."""
     pending = pending_demos(runs_root=runs_root)
-    return pending[0] if pending else launcher.start_run(DEMO, runs_root=runs_root)
+    if pending:
+        return pending[0]
+    # A fresh key: the launcher's identical-config dedup (a double click within seconds)
+    # would otherwise hand back a demo that has just finished instead of a new one.
+    return launcher.start_run(DEMO, runs_root=runs_root, idempotency_key=secrets.token_hex(8))
 
 
 def start_demo_experiment(*, runs_root: str | os.PathLike | None = None) -> list[RunInfo]:

@@ -63,6 +63,9 @@ def test_a_link_opens_the_compare_page_preselected_and_readable(tmp_path, browse
         assert any(t.startswith("70+ (n=") for t in ticks), ticks
 
         pick(page, sidebar.locator("[data-testid='stSelectbox']"), "Baseline", "b-balanced")
+        # The pick starts a rerun that rewrites the URL; "notRunning" alone may still be the
+        # state from before the click, so wait for the URL itself.
+        page.wait_for_url(lambda url: "baseline=b-balanced" in url, timeout=60_000)
         settle(page)
         query = parse_qs(urlsplit(page.url).query)
         assert query["baseline"] == ["b-balanced"] and "b-balanced" not in query.get("runs", [""])[0]
