@@ -28,8 +28,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +35,7 @@ import numpy as np
 
 from modelkit.data import face_detect
 from modelkit.data import faces as facelib
+from modelkit.data.cache_files import guarded, write_png_atomic
 from modelkit.data.manifest import Dataset, Skipped
 from modelkit.paths import cache_dir
 
@@ -178,26 +177,18 @@ def _crop_file(path: str, face: face_detect.DetectedFace) -> str:
     digest = hashlib.sha1(json.dumps([*key, face.to_dict(), dataclasses.astuple(
         facelib.UTKFACE_FRAMING), facelib.CROP_SIZE]).encode()).hexdigest()[:24]
     folder = cache_dir() / CROPS_DIR
-    target = folder / f"{digest}.png"
-    if not target.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        crop = facelib.align_face(decode.decode_file(path), face)
-        tmp = folder / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp.png"
-        Image.fromarray(crop).save(tmp, format="PNG")
-        os.replace(tmp, target)
-    return str(target)
+    if (folder / f"{digest}.png").exists():
+        return str(folder / f"{digest}.png")
+    crop = facelib.align_face(decode.decode_file(path), face)
+    return write_png_atomic(folder, digest, Image.fromarray(crop))
 
 
 # ----------------------------------------------------------------------------- the cache
 
 def _guarded(function, *args, default):
     """A broken or locked cache costs speed, never the detection."""
-    try:
-        return function(*args)
-    except sqlite3.Error as err:
-        warnings.warn(f"face cache {cache_dir() / _DB_NAME} unusable ({err}); detecting "
-                      "without it (delete the file to rebuild it)", stacklevel=3)
-        return default
+    return guarded(function, *args, default=default, what="face", index=cache_dir() / _DB_NAME,
+                   doing="detecting")
 
 
 def _connect() -> sqlite3.Connection:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import threading
-import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from modelkit.config import MAX_PIXELS
+from modelkit.data.cache_files import guarded, write_png_atomic
 from modelkit.data.manifest import Skipped
 from modelkit.paths import cache_dir
 
@@ -193,23 +192,15 @@ def _write_converted(path: str, st: os.stat_result, image: Image.Image) -> str:
     """Write an RGB PNG copy of ``image`` into the cache (atomically) and return its path."""
     key = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
     folder = cache_dir() / "converted"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{key}.png"
-    if not target.exists():
-        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp.png"
-        to_rgb(image).save(tmp, format="PNG")
-        os.replace(tmp, target)
-    return str(target)
+    if (folder / f"{key}.png").exists():
+        return str(folder / f"{key}.png")
+    return write_png_atomic(folder, key, to_rgb(image))
 
 
 def _guarded(function, *args, default):
     """Run a cache operation; a broken or locked cache costs speed, never the scan."""
-    try:
-        return function(*args)
-    except sqlite3.Error as err:
-        warnings.warn(f"scan cache {cache_dir() / _DB_NAME} unusable ({err}); "
-                      "scanning without it (delete the file to rebuild it)", stacklevel=3)
-        return default
+    return guarded(function, *args, default=default, what="scan", index=cache_dir() / _DB_NAME,
+                   doing="scanning")
 
 
 def _connect() -> sqlite3.Connection:
