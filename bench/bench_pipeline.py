@@ -2,15 +2,18 @@
 
 Every loader reads the same real JPEGs into float32 batches (B, S, S, 3) (the
 PyDataset also as float32 batches). Each pass times every loader once, in a rotated
-order, so a change of machine load hits all of them; the figures are the median over
-the passes with the min..max spread, and the load average is printed per pass.
+order, so a change of machine load hits all of them (the garbage collector runs
+before each timing, outside it); the figures are the median over the passes with the
+min..max spread, and the load average is printed per pass.
 
 Loaders:
   pil           single-threaded PIL: open, convert("RGB"), resize(BILINEAR), stack
   pil-draft     the same with Image.draft (PIL's own reduced-size JPEG decode), for reference
   pydataset-t   keras.utils.PyDataset of PIL batches, workers=2, threads
   pydataset-p   the same with use_multiprocessing=True
-  ceiling       tf.io.decode_jpeg(ratio) + resize on all cores in plain tf.data, nothing else
+  ceiling       tf.io.decode_jpeg(ratio) + the decoder's shrinking resize (area) on all cores,
+                in plain tf.data, nothing else (no rounding, no labels, no shuffle)
+  ceiling-aa    the same with the antialiased bilinear resize (ScaleAndTranslate) instead
   cold          modelkit.pipeline.make_dataset(training=True, cache=False): decode every pass
   first-run     make_dataset(cache=True) on an empty persistent cache: decode into it + a pass
   cached        make_dataset(cache=True) built anew (as a new run does) + a pass, from the
@@ -32,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -78,12 +82,14 @@ def pydataset_batches(paths, *, size: int, batch_size: int, processes: bool):
     adapter.on_epoch_end()
 
 
-def ceiling_dataset(paths, *, size: int, batch_size: int, ratio: int):
+def ceiling_dataset(paths, *, size: int, batch_size: int, ratio: int, resize: str = "area"):
     import tensorflow as tf
 
     def load(path):
         image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3, ratio=ratio)
-        return tf.image.resize(image, (size, size), antialias=True)
+        if resize == "bilinear-aa":
+            return tf.image.resize(image, (size, size), antialias=True)
+        return tf.image.resize(image, (size, size), method=resize)
     return (tf.data.Dataset.from_tensor_slices(list(paths))
             .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
@@ -122,6 +128,8 @@ def loaders(args) -> None:
         "pydataset-t": lambda: pydataset_batches(paths, size=size, batch_size=bs, processes=False),
         "pydataset-p": lambda: pydataset_batches(paths, size=size, batch_size=bs, processes=True),
         "ceiling": ceiling,
+        "ceiling-aa": lambda: iter(ceiling_dataset(paths, size=size, batch_size=bs, ratio=ratio,
+                                                   resize="bilinear-aa")),
         "cold": lambda: pipeline(False),
         "first-run": first_run,
         "cached": lambda: pipeline(True),
@@ -137,6 +145,7 @@ def loaders(args) -> None:
     for p in range(args.passes):
         order = names[p % len(names):] + names[:p % len(names)]
         for name in order:
+            gc.collect()  # outside the timing: no loader pays for another's garbage
             start = time.perf_counter()
             n = count(runs[name]())
             rates[name].append(n / (time.perf_counter() - start))
@@ -213,7 +222,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="training's default")
     parser.add_argument("--passes", type=int, default=7)
     parser.add_argument("--loaders", nargs="+", default=["pil", "pil-draft", "pydataset-t",
-                        "pydataset-p", "ceiling", "cold", "first-run", "cached"])
+                        "pydataset-p", "ceiling", "ceiling-aa", "cold", "first-run", "cached"])
     parser.add_argument("--training", action="store_true", help="time model.fit instead")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--train-batch", type=int, default=64)

@@ -161,3 +161,15 @@ def test_other_formats_and_rotated_uploads_decode_at_full_size_or_the_swapped_ta
     expected = decode.resize_tf(decode.orient_tf(scaled, 6), size=(48, 24)).numpy()
     got = decode.decode_resized_tf(tf.constant(data), image_size=(48, 24), orientation=6).numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+def test_shrinking_averages_each_output_pixel_s_area_and_enlarging_is_smooth():
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    # 40 -> 10: each output pixel is the mean of its 4 x 4 block, rounded.
+    blocks = pixels.reshape(10, 4, 10, 4, 3).mean(axis=(1, 3))
+    np.testing.assert_array_equal(decode.resize_tf(pixels, size=10).numpy(), np.round(blocks))
+    # 8 -> 32: interpolated, not 4 x 4 copies of each pixel.
+    big = decode.resize_tf(pixels[:8, :8], size=32).numpy().astype(int)
+    block_ranges = big.reshape(8, 4, 8, 4, 3).max(axis=(1, 3)) - big.reshape(8, 4, 8, 4, 3).min(axis=(1, 3))
+    assert (block_ranges > 0).mean() > 0.9

@@ -10,12 +10,13 @@ so a saliency map explains the very pixels the model was trained and evaluated o
    When a JPEG is at least twice the target size, it is decoded already shrunk by
    libjpeg's DCT scaling (``tf.io.decode_jpeg(ratio=2|4|8)``, the largest ratio that
    keeps both sides at or above the target; :func:`jpeg_ratio`, sizes from the file's
-   header): a 200 px face for a 64 px model decodes at 100 px, about 3x less work.
+   header): a 200 px face for a 64 px model decodes at 100 px.
 2. **orient** (uploads only): the EXIF orientation, applied with exact pixel moves, so
    a phone photo is explained upright. Dataset files are read as the pipeline reads
    them, without it.
-3. **resize** to the model's S x S with ``tf.image.resize(antialias=True)``, rounded
-   and clipped to uint8: the form the pipeline caches.
+3. **resize** to the model's S x S (:func:`resize_tf`: the area filter when shrinking,
+   antialiased bilinear when enlarging), rounded and clipped to uint8: the form the
+   pipeline caches.
 4. **cast** to float32 (values 0..255): what the model is fed (it rescales itself).
 
 Two faces of the same ops:
@@ -107,9 +108,20 @@ def decode_tf(contents: tf.Tensor, *, target: int | tuple[int, int] | None = Non
 def resize_tf(images: tf.Tensor, *, size: int | tuple[int, int]) -> tf.Tensor:
     """(H, W, 3) or (N, H, W, 3) pixels (uint8 or float 0..255) -> ``size`` (S or
     (height, width)), antialiased, rounded and clipped to uint8. At the same size it
-    is the identity on uint8 values."""
+    is the identity on uint8 values.
+
+    Shrinking (both sides at or above the target, the usual case after a DCT-scaled
+    decode) averages the exact area each output pixel covers (``method="area"``, a
+    box filter: every input pixel counts, nothing aliases); an image smaller than the
+    target on either side is enlarged bilinearly (``antialias=True``). The area
+    filter costs about a sixth of the antialiased bilinear one (``ScaleAndTranslate``)
+    and on two cores that is most of the per-image work (docs/BENCHMARKS.md)."""
     height, width = (size, size) if isinstance(size, int) else size
-    resized = tf.image.resize(images, (height, width), antialias=True)
+    shape = tf.shape(images)
+    shrinks = (shape[-3] >= height) & (shape[-2] >= width)
+    resized = tf.cond(shrinks,
+                      lambda: tf.image.resize(images, (height, width), method="area"),
+                      lambda: tf.image.resize(images, (height, width), antialias=True))
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), STORED_DTYPE)
 
 

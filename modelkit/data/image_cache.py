@@ -69,7 +69,7 @@ __all__ = ["DISK_LIMIT_ENV", "RAM_LIMIT_ENV", "Entry", "ImageStore", "cache_root
 ENTRY_FORMAT = 1
 # Bump when the decoder's pixels change (a new resize, the JPEG ratio rule...): older
 # stores then miss and are rebuilt.
-DECODER_VERSION = 2
+DECODER_VERSION = 3
 DECODE_BATCH = 256
 
 
