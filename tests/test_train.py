@@ -91,6 +91,16 @@ def test_one_epoch_run_writes_every_file(finished_run, data):
     assert any(line["type"] == "progress" and line["batch"] == 2 for line in lines)
 
 
+def test_the_run_s_wall_clock_is_printed_and_kept_by_phase(data, tmp_path, capsys):
+    train(config(), run_dir=tmp_path / "timed", dataset=data, verbose=0)
+    phases = status(tmp_path / "timed")["wall_seconds"]
+    assert set(phases) == {"data", "training", "predictions", "total"}
+    assert phases["training"] > 0
+    # Each phase is rounded on its own: the parts add up to the total within that.
+    assert abs(sum(v for k, v in phases.items() if k != "total") - phases["total"]) <= 0.2
+    assert f"run finished in {phases['total'] / 60:.1f} min (data" in capsys.readouterr().out
+
+
 def test_predictions_cover_val_and_test_with_contract_columns(finished_run, data):
     frame = pd.read_parquet(finished_run / "predictions.parquet")
     expected = data.manifest[data.manifest["split"].isin(["val", "test"])]
