@@ -21,10 +21,12 @@ Loaders:
 
 ``--training`` instead times ``model.fit`` of small_cnn at 64 and 128 px: on a
 synthetic in-memory input of the same shape (no input cost), on the pipeline from the
-cache with augmentation (training's default), and on the uncached pipeline.
+cache with augmentation (training's default), the same without augmentation (what the
+input costs without it), and on the uncached pipeline with augmentation.
 
     nice -n 10 .venv/bin/python bench/bench_pipeline.py --root ../shared/data/utkface_sample --limit 2000 --passes 7
     nice -n 10 .venv/bin/python bench/bench_pipeline.py --training --limit 2000 --steps 150
+    .venv/bin/python bench/bench_pipeline.py --training --sizes 128 --steps 30
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ def training(args) -> None:
     manifest, bs = data.manifest, args.train_batch
     print(f"{len(manifest)} faces, batch {bs}, {args.steps} steps per measurement; {uptime()}")
     results: dict[tuple[int, str], list[float]] = {}
-    for size in (64, 128):
+    for size in args.sizes:
         keras.utils.set_random_seed(0)
         model = modellib.build_model(backbone="small_cnn", image_size=size,
                                      race_classes=data.race_classes, weights="none")
@@ -191,10 +193,12 @@ def training(args) -> None:
             "synthetic": tf.data.Dataset.from_tensors(
                 (tf.random.uniform(x.shape, 0, 255), modellib.model_targets(y))).repeat(),
         }
-        for name, cache in (("pipeline-cached", True), ("pipeline-uncached", False)):
+        for name, cache, augment in (("pipeline-cached", True, True),
+                                     ("cached-no-augment", True, False),
+                                     ("pipeline-uncached", False, True)):
             ds = make_dataset(manifest, split=None, image_size=size, batch_size=bs,
                               race_classes=data.race_classes, training=True, cache=cache,
-                              augment=build_augmenter(seed=0))
+                              augment=build_augmenter(seed=0) if augment else None)
             inputs[name] = ds.map(lambda x, y: (x, modellib.model_targets(y))).repeat()
         for ds in inputs.values():  # warm-up: trace the step on each input
             model.fit(ds, steps_per_epoch=5, epochs=1, verbose=0)
@@ -227,6 +231,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--train-passes", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128],
+                        help="with --training: the image sizes to time")
     args = parser.parse_args()
     # The persistent cache of this benchmark lives (and dies) in a temporary folder.
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:

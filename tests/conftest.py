@@ -5,6 +5,7 @@ test's runs show up in another's."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from fixtures import tiny_synthetic_root  # noqa: F401  (session fixture)
@@ -21,3 +22,11 @@ def _isolated_dirs(tmp_path_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(tmp_path / "runs"))
     # The default synthetic set is 10,000 faces; tests that load it get a small one.
     monkeypatch.setenv("FACESCOPE_SYNTHETIC_N", "120")
+
+
+@pytest.fixture
+def runs_root(tmp_path) -> Path:
+    """The test's runs root (``FACESCOPE_RUNS_ROOT``, set above), created."""
+    root = tmp_path / "runs"
+    root.mkdir(exist_ok=True)
+    return root

@@ -23,13 +23,6 @@ from modelkit.prediction.evalsets import eval_dir
 OWN_CLASSES = {"White": ["White"], "Black": ["Black"], "Asian": ["East Asian", "Southeast Asian"]}
 
 
-@pytest.fixture
-def runs_root(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(root))
-    return root
-
 
 def write_set(run_dir, name="fairface", *, seed=1):
     """An evaluation set folder as `predict` writes it, from a hand-made table."""

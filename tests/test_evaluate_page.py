@@ -21,13 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "pages" / "evaluate.py")
 
 
-@pytest.fixture
-def runs_root(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(root))
-    return root
-
 
 def write_run(root: Path, name: str, frame: pd.DataFrame) -> Path:
     """A run folder with predictions whose paths point at small real images."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer
+from test_runs import install_fake_trainer, stop_all_runs
 
 from modelkit import paths, runs
 from modelkit.config import TrainConfig
@@ -29,12 +29,7 @@ def fake_trainer(monkeypatch):
     shim = install_fake_trainer(monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.02")
     yield shim
-    runs.reconcile()
-    for run in runs.list_runs():  # leave no process behind
-        if run.state in ("queued", *runs.ACTIVE):
-            runs.cancel(run.id)
-    for run in runs.list_runs():
-        runs.wait(run.id, timeout=60)
+    stop_all_runs(timeout=60)
 
 
 def page(name: str) -> AppTest:

@@ -33,13 +33,6 @@ def tiny_model_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def runs_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("FACESCOPE_RUNS_ROOT", str(root))
-    return root
-
 
 def write_run(root: Path, model_file: Path, *, name: str = "tiny", n: int = 12) -> Path:
     """A run folder: model.keras, config.json, predictions.parquet over n real images

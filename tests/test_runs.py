@@ -42,6 +42,16 @@ def install_fake_trainer(monkeypatch) -> Path:
     return FAKE_TRAINER_PATH
 
 
+def stop_all_runs(*, timeout: float) -> None:
+    """Cancel every queued or active run and wait for each: a test leaves no process."""
+    runs.reconcile()
+    for run in runs.list_runs():
+        if run.state in ("queued", *runs.ACTIVE):
+            runs.cancel(run.id)
+    for run in runs.list_runs():
+        runs.wait(run.id, timeout=timeout)
+
+
 @pytest.fixture
 def root(tmp_path):
     return tmp_path / "runs"

@@ -13,7 +13,7 @@ import dataclasses
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer, wait_for
+from test_runs import install_fake_trainer, stop_all_runs, wait_for
 
 from modelkit import paths, runs
 from modelkit.config import DEFAULTS, TrainConfig
@@ -26,12 +26,7 @@ def fake_trainer(monkeypatch):
     shim = install_fake_trainer(monkeypatch)
     monkeypatch.setenv("FAKE_BATCH_S", "0.3")
     yield shim
-    runs.reconcile()
-    for run in runs.list_runs():  # leave no process behind
-        if run.state in ("queued", *runs.ACTIVE):
-            runs.cancel(run.id)
-    for run in runs.list_runs():
-        runs.wait(run.id, timeout=30)
+    stop_all_runs(timeout=30)
 
 
 def page() -> AppTest:

@@ -105,3 +105,25 @@ def browser():
                   "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield browser
         browser.close()
+
+
+# Waits on a page of the dashboard: the server's first script runs load TensorFlow.
+SETTLE_MS = 180_000
+
+
+def settle(page, timeout: float = SETTLE_MS) -> None:
+    """Wait until the app is connected and its script (not only a fragment) has finished."""
+    for state in ("connection-state='CONNECTED'", "script-state='notRunning'"):
+        page.locator(f"[data-testid='stApp'][data-test-{state}]").wait_for(state="attached",
+                                                                          timeout=timeout)
+
+
+def stop_runs(runs_root: Path, *, timeout: float = 60) -> None:
+    """Cancel the runs a test left queued or running under ``runs_root``, and wait."""
+    from modelkit import runs
+
+    runs.reconcile(runs_root=runs_root)
+    for run in runs.list_runs(runs_root=runs_root):
+        if run.state == "queued" or run.is_active:
+            runs.cancel(run.id, runs_root=runs_root)
+            runs.wait(run.id, runs_root=runs_root, timeout=timeout)

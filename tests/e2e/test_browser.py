@@ -9,21 +9,13 @@ artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, settle
 
 from modelkit.config import DEFAULTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT_MS = 120_000
-
-
-def settle(page, timeout=TIMEOUT_MS):
-    """Wait until the app is connected and its script has finished running."""
-    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
-        state="attached", timeout=timeout)
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
-        state="attached", timeout=timeout)
 
 
 def goto(page, base, name):

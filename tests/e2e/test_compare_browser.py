@@ -7,19 +7,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard
+from conftest import ARTIFACTS, serve_dashboard, settle
 from test_compare import random_rows, write_run
 from test_evaluate import make_predictions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT_MS = 180_000
-
-
-def settle(page):
-    for state in ("connection-state='CONNECTED'", "script-state='notRunning'"):
-        page.locator(f"[data-testid='stApp'][data-test-{state}]").wait_for(state="attached",
-                                                                          timeout=TIMEOUT_MS)
 
 
 def pick(page, selectboxes, label: str, option: str) -> None:

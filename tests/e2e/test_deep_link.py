@@ -16,11 +16,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard
+from conftest import ARTIFACTS, serve_dashboard, settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-TIMEOUT_MS = 120_000
 # app.py's navigation, in order, read from its PAGES (file, title, icon) without running it.
 PAGES = ast.literal_eval(next(
     node.value for node in ast.parse((Path(__file__).resolve().parents[2] / "app.py").read_text()).body
@@ -33,13 +32,6 @@ def fresh_dashboard(tmp_path):
     """A server that no page has been requested from yet, with an empty runs root."""
     with serve_dashboard(tmp_path, log_name="server_deep_link.log") as base:
         yield base
-
-
-def settle(page):
-    """Wait until the app is connected and its script has finished running."""
-    for state in ("connection-state='CONNECTED'", "script-state='notRunning'"):
-        page.locator(f"[data-testid='stApp'][data-test-{state}]").wait_for(state="attached",
-                                                                          timeout=TIMEOUT_MS)
 
 
 def test_a_deep_link_as_the_first_request_opens_the_app_with_its_navigation_and_layout(

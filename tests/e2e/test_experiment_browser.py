@@ -14,7 +14,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard
+from conftest import ARTIFACTS, serve_dashboard, settle, stop_runs
 
 from modelkit import runs
 
@@ -31,17 +31,7 @@ def server(tmp_path_factory):
     with serve_dashboard(work, log_name="server_experiment.log",
                          FACESCOPE_SYNTHETIC_N="240") as base:
         yield base, work / "runs"
-    runs.reconcile(runs_root=work / "runs")
-    for run in runs.list_runs(runs_root=work / "runs"):
-        if run.state == "queued" or run.is_active:
-            runs.cancel(run.id, runs_root=work / "runs")
-            runs.wait(run.id, runs_root=work / "runs", timeout=60)
-
-
-def settle(page, timeout=TIMEOUT_MS):
-    """Connected, and the script (not only a fragment) has finished running."""
-    for state in ("data-test-connection-state='CONNECTED'", "data-test-script-state='notRunning'"):
-        page.locator(f"[data-testid='stApp'][{state}]").wait_for(state="attached", timeout=timeout)
+    stop_runs(work / "runs")
 
 
 def shoot(page, name):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, REPO, serve_dashboard
+from conftest import ARTIFACTS, REPO, serve_dashboard, settle
 from PIL import Image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -46,12 +46,6 @@ def served_run(tmp_path_factory):
                    cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
     with serve_dashboard(work, log_name="server_group_photo.log", FACESCOPE_SYNTHETIC_N="120") as base:
         yield base, work
-
-
-def settle(page):
-    for state in ("connection-state='CONNECTED'", "script-state='notRunning'"):
-        page.locator(f"[data-testid='stApp'][data-test-{state}]").wait_for(state="attached",
-                                                                          timeout=TIMEOUT_MS)
 
 
 def images_loaded(page):

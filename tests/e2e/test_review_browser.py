@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard
+from conftest import ARTIFACTS, serve_dashboard, settle, stop_runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
 from curation_runs import UTKFACE, copy_into, tiny_config, trained_run  # noqa: E402
@@ -38,16 +38,7 @@ def server(tmp_path_factory):
     with serve_dashboard(work, log_name="server_review.log", PYTHONPATH=str(FAKE_TRAINER),
                          FAKE_BATCH_S="0.5") as base:
         yield base, work / "runs", run_dir
-    runs.reconcile(runs_root=work / "runs")
-    for run in runs.list_runs(runs_root=work / "runs"):
-        if run.state == "queued" or run.is_active:
-            runs.cancel(run.id, runs_root=work / "runs")
-            runs.wait(run.id, runs_root=work / "runs", timeout=60)
-
-
-def settle(page, timeout=TIMEOUT_MS):
-    for state in ("data-test-connection-state='CONNECTED'", "data-test-script-state='notRunning'"):
-        page.locator(f"[data-testid='stApp'][{state}]").wait_for(state="attached", timeout=timeout)
+    stop_runs(work / "runs")
 
 
 METRICS_JS = """() => Object.fromEntries(Array.from(
