@@ -143,26 +143,42 @@ def loaders(args) -> None:
     for name in names:  # warm-up: traces, imports, the OS file cache
         for _ in zip(range(2), runs[name](), strict=False):
             pass
+    # Per pass and loader: images/s over the whole pass (building the loader included,
+    # as a new run pays it), images/s once it yields (building excluded: the rate an
+    # epoch runs at), and the building time (tf.data: tracing and instantiating the
+    # map functions; first-run and cached: the image store is filled or read then).
     rates: dict[str, list[float]] = {n: [] for n in names}
+    steady: dict[str, list[float]] = {n: [] for n in names}
+    setup: dict[str, list[float]] = {n: [] for n in names}
     for p in range(args.passes):
         order = names[p % len(names):] + names[:p % len(names)]
         for name in order:
             gc.collect()  # outside the timing: no loader pays for another's garbage
             start = time.perf_counter()
-            n = count(runs[name]())
-            rates[name].append(n / (time.perf_counter() - start))
+            batches = iter(runs[name]())
+            built = time.perf_counter()
+            n = count(batches)
+            end = time.perf_counter()
+            rates[name].append(n / (end - start))
+            steady[name].append(n / (end - built))
+            setup[name].append(built - start)
             assert n == len(paths), (name, n)
         print(f"pass {p + 1}: load {os.getloadavg()[0]:.2f}  " +
               "  ".join(f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
     print(f"end:   {uptime()}")
     median = {n: statistics.median(r) for n, r in rates.items()}
+    flowing = {n: statistics.median(r) for n, r in steady.items()}
     base = median.get("pil")
-    print(f"\n{'loader':12} {'median img/s':>12} {'min..max':>14} {'vs PIL':>7}")
+    print(f"\n{'loader':12} {'median img/s':>12} {'min..max':>14} {'vs PIL':>7}"
+          f"   {'building excluded':>17} {'min..max':>14}  building s")
     for n in names:
         vs = f"{median[n] / base:6.2f}x" if base else ""
-        print(f"{n:12} {median[n]:12.0f} {min(rates[n]):6.0f}..{max(rates[n]):<7.0f} {vs:>7}")
+        print(f"{n:12} {median[n]:12.0f} {min(rates[n]):6.0f}..{max(rates[n]):<7.0f} {vs:>7}"
+              f"   {flowing[n]:17.0f} {min(steady[n]):6.0f}..{max(steady[n]):<7.0f}"
+              f"  {statistics.median(setup[n]):.2f}")
     if {"cold", "ceiling"} <= set(median):
-        print(f"cold pipeline / ceiling: {median['cold'] / median['ceiling']:.0%}")
+        print(f"cold pipeline / ceiling: {median['cold'] / median['ceiling']:.0%} "
+              f"(building excluded: {flowing['cold'] / flowing['ceiling']:.0%})")
     best_py = max((median[n] for n in ("pydataset-t", "pydataset-p") if n in median), default=None)
     if best_py and "cold" in median:
         print(f"cold pipeline / best PyDataset: {median['cold'] / best_py:.2f}x")

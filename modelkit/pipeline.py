@@ -8,9 +8,12 @@ no per-element expansion), then one of two ways:
   disk between runs, in RAM when it fits), and each epoch shuffles row indices,
   batches them and gathers the batch's pixels from the store. Decoding happens once
   per dataset and size, not once per run; the order is fixed by the seed.
-- **uncached**: paths are shuffled, then read and decoded in parallel
-  (``modelkit.data.decode.read_image_tf``, a large JPEG at a reduced DCT size), in
-  whatever order the workers finish when training (``deterministic=False``).
+- **uncached**: row positions are shuffled, then their files read and decoded in
+  parallel (``modelkit.data.decode.read_image_tf``, a large JPEG at a reduced DCT
+  size), in whatever order the workers finish when training (``deterministic=False``).
+
+Only row positions travel through shuffle and map; each batch's labels are gathered
+from them at once.
 
 Either way batches are cast to float32, augmented whole and prefetched, so the CPU
 prepares the next batches while the model trains on this one. Evaluation keeps the
@@ -137,29 +140,28 @@ def make_dataset(
     paths = subset["path"].astype(str).to_numpy()
     # Position in ``subset`` of every image one epoch yields, repeats included.
     index = np.repeat(np.arange(len(subset)), repeats)
-    targets = {k: v[index] for k, v in encode_targets(subset, race_classes=race_classes).items()}
+    targets = {k: tf.constant(v) for k, v in encode_targets(subset, race_classes=race_classes).items()}
 
+    def batch_targets(positions):
+        return {k: tf.gather(v, positions) for k, v in targets.items()}
+
+    ds = tf.data.Dataset.from_tensor_slices(index)
+    if training:
+        ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
     if cache:
         from modelkit.data.image_cache import image_store, ram_limit
-
         store = image_store(paths, image_size=image_size)
         if report is not None:
             report(store.describe(limit=ram_limit()))
-        ds = tf.data.Dataset.from_tensor_slices((index, targets))
-        if training:
-            ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size).map(
-            lambda i, t: (to_model_input_tf(_gather(store.pixels, i, image_size)), t),
+            lambda i: (to_model_input_tf(_gather(store.pixels, i, image_size)), batch_targets(i)),
             num_parallel_calls=AUTOTUNE)
     else:
         from modelkit.data.decode import read_image_tf
-
-        ds = tf.data.Dataset.from_tensor_slices((paths[index], targets))
-        if training:
-            ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, t: (to_model_input_tf(read_image_tf(p, image_size=image_size)), t),
+        files = tf.constant(paths)
+        ds = ds.map(lambda i: (i, read_image_tf(tf.gather(files, i), image_size=image_size)),
                     num_parallel_calls=AUTOTUNE, deterministic=not training)
-        ds = ds.batch(batch_size)
+        ds = ds.batch(batch_size).map(lambda i, x: (to_model_input_tf(x), batch_targets(i)))
     if training and augment is not None:
         # One batch at a time: the Keras layers draw from a stateful seed generator, and
         # parallel calls would race for it (a seed would no longer fix the run). Each
