@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from test_explain_page import render, runs_root, tiny_model_file, write_run  # noqa: F401
+from test_explain_page import render, tiny_model_file, write_run  # noqa: F401 (fixture)
 from test_faces import FAIRFACE, UTKFACE, pasted, sample_files
 
 from dashboard import explain_photo_view
