@@ -10,6 +10,7 @@ process while the page draws it. AppTest does not fire ``run_every``: each
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -84,7 +85,9 @@ def test_start_submits_one_run_and_the_panel_follows_it(fake_trainer):
     assert at.selectbox(key="train_watch").value == run.id
     assert run.id in at.subheader[0].value and "running" in at.subheader[0].value
     bar = at.get("progress")[0]
-    assert "Epoch 1/20" in bar.proto.text and "batch" in bar.proto.text
+    # Whichever epoch the fake trainer has reached by this rerun (a loaded CPU lets it
+    # run ahead), out of the run's 20.
+    assert re.match(r"Epoch \d+/20 · batch \d+/\d+ · \d+%", bar.proto.text), bar.proto.text
     assert at.get("plotly_chart"), "the batch loss curve"
     assert "fake trainer from epoch 0" in texts(at)
 
