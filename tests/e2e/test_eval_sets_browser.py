@@ -9,11 +9,11 @@ figures by FairFace's own race classes. The screenshot goes to artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import serve_dashboard
+from conftest import serve_dashboard, stop_runs
 from test_browser import TIMEOUT_MS, fill_number, goto, settle, shoot
 from tiny_run import FAIRFACE, copy_run, trained_tiny_run
 
-from modelkit import labels, runs
+from modelkit import labels
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,20 +27,20 @@ def server(tmp_path_factory):
     with serve_dashboard(work, log_name="server_eval_sets.log",
                          FACESCOPE_DATA_ROOTS=str(FAIRFACE.parent)) as base:
         yield base
-    runs.reconcile(runs_root=work / "runs")  # a job left running by a failed test stops
-    for job in runs.list_runs(runs_root=work / "runs"):
-        if job.state == "queued" or job.is_active:
-            runs.cancel(job.id, runs_root=work / "runs")
-            runs.wait(job.id, runs_root=work / "runs", timeout=60)
+    stop_runs(work / "runs")  # a job left running by a failed test stops
+
+
+# A function in the page: the x labels of the by-group bar chart, or null.
+BAR_X = """() => {
+    const el = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(e => e._fullData && e._fullData[0].type === 'bar');
+    return el ? Array.from(el._fullData[0].x) : null;
+}"""
 
 
 def bar_groups(page) -> list[str]:
     """The x labels of the by-group bar chart."""
-    return page.evaluate("""() => {
-        const el = Array.from(document.querySelectorAll('.js-plotly-plot'))
-            .find(e => e._fullData && e._fullData[0].type === 'bar');
-        return el ? Array.from(el._fullData[0].x) : null;
-    }""")
+    return page.evaluate(BAR_X)
 
 
 def test_evaluate_a_run_on_the_fairface_sample_from_the_evaluate_page(server, browser):
@@ -61,7 +61,11 @@ def test_evaluate_a_run_on_the_fairface_sample_from_the_evaluate_page(server, br
     page.keyboard.type("own classes")
     page.get_by_role("option", name="Race (the set's own classes)", exact=True).click()
     settle(page)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT_MS)
+    # The rerun for the new grouping may not have started when settle() returned: wait
+    # for the chart to show it.
+    page.wait_for_function(f"""(races) => {{ const x = ({BAR_X})();
+        return x && x.length > 0 && x.every(g => races.includes(g)); }}""",
+                           arg=list(labels.FAIRFACE_RACES), timeout=TIMEOUT_MS)
     groups = bar_groups(page)
     assert groups and set(groups) <= set(labels.FAIRFACE_RACES), groups
     assert "Asian" not in groups  # FairFace's classes, not the model's folded ones
