@@ -113,9 +113,10 @@ def resize_tf(images: tf.Tensor, *, size: int | tuple[int, int]) -> tf.Tensor:
     Shrinking (both sides at or above the target, the usual case after a DCT-scaled
     decode) averages the exact area each output pixel covers (``method="area"``, a
     box filter: every input pixel counts, nothing aliases); an image smaller than the
-    target on either side is enlarged bilinearly (``antialias=True``). The area
-    filter costs about a sixth of the antialiased bilinear one (``ScaleAndTranslate``)
-    and on two cores that is most of the per-image work (docs/BENCHMARKS.md)."""
+    target on either side is enlarged bilinearly (``antialias=True``). Decoding plus
+    the area filter runs at more than twice the rate of decoding plus the antialiased
+    bilinear one (``ScaleAndTranslate``): docs/BENCHMARKS.md section 2, ceiling vs
+    ceiling-aa."""
     height, width = (size, size) if isinstance(size, int) else size
     shape = tf.shape(images)
     shrinks = (shape[-3] >= height) & (shape[-2] >= width)
