@@ -15,8 +15,9 @@ no per-element expansion), then one of two ways:
 Only row positions travel through shuffle and map; each batch's labels are gathered
 from them at once.
 
-Either way batches are cast to float32, augmented whole and prefetched, so the CPU
-prepares the next batches while the model trains on this one. Evaluation keeps the
+Either way batches are cast to float32, augmented whole (in parallel, each batch
+with its own stateless seed) and prefetched, so the CPU prepares the next batches
+while the model trains on this one. Evaluation keeps the
 manifest's order.
 
 Example:
@@ -117,8 +118,9 @@ def make_dataset(
         plan: a ``modelkit.balance.BalancePlan`` over ``manifest`` (anything with a
             ``repeats`` array, one count per manifest row); each image is repeated
             ``plan.repeats[row]`` times per epoch (0 drops it). None: each once.
-        augment: a callable (e.g. ``modelkit.augment.build_augmenter``) applied to
-            whole batches with ``training=True``; used only when ``training``.
+        augment: ``f(images, seed) -> images`` applied to whole batches, with a shape
+            (2,) seed of their own (``modelkit.augment.augment_batch``); used only
+            when ``training``.
         seed: shuffle seed.
         cache: decode every image once into the image store
             (``modelkit.data.image_cache.image_store``: persistent on disk, in RAM up
@@ -163,10 +165,11 @@ def make_dataset(
                     num_parallel_calls=AUTOTUNE, deterministic=not training)
         ds = ds.batch(batch_size).map(lambda i, x: (to_model_input_tf(x), batch_targets(i)))
     if training and augment is not None:
-        # One batch at a time: the Keras layers draw from a stateful seed generator, and
-        # parallel calls would race for it (a seed would no longer fix the run). Each
-        # call is vectorised over the batch and prefetch overlaps it with the step.
-        ds = ds.map(lambda images, t: (augment(images, training=True), t))
+        # Each batch gets its own stateless seed from the run's seed (a new stream every
+        # epoch), so batches augment in parallel and the order stays the seed's.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda batch, pair: (augment(batch[0], pair), batch[1]), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 

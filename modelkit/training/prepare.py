@@ -117,8 +117,8 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
     batch_size = batch_size or config.batch_size
     augment = None
     if config.augment:
-        from modelkit.augment import build_augmenter
-        augment = build_augmenter(seed=config.seed)
+        from modelkit.augment import augment_batch
+        augment = augment_batch
 
     def pipeline_of(split: str, *, training: bool) -> tf.data.Dataset:
         ds = pipeline.make_dataset(
