@@ -189,7 +189,7 @@ def training(args) -> None:
     import tensorflow as tf
 
     from modelkit import model as modellib
-    from modelkit.augment import build_augmenter
+    from modelkit.augment import augment_batch
     from modelkit.data import load_dataset
     from modelkit.pipeline import make_dataset
 
@@ -214,7 +214,7 @@ def training(args) -> None:
                                      ("pipeline-uncached", False, True)):
             ds = make_dataset(manifest, split=None, image_size=size, batch_size=bs,
                               race_classes=data.race_classes, training=True, cache=cache,
-                              augment=build_augmenter(seed=0) if augment else None)
+                              augment=augment_batch if augment else None)
             inputs[name] = ds.map(lambda x, y: (x, modellib.model_targets(y))).repeat()
         for ds in inputs.values():  # warm-up: trace the step on each input
             model.fit(ds, steps_per_epoch=5, epochs=1, verbose=0)

@@ -112,6 +112,12 @@ class TrainConfig:
     augment: bool = True
     cache: bool = True
     age_sigma: float = 2.0
+    # The age loss adds this many times the expected age's error in years (DEX + L1).
+    age_l1: float = 0.0
+    # Share of the gender and race targets spread over all classes.
+    label_smoothing: float = 0.0
+    # Average the weights over the last ~100 steps (Adam's EMA) and keep the average.
+    ema: bool = False
     progress_every: int = 10
     # A corrections file (modelkit.curation.corrections): its decisions relabel or drop
     # images right after the dataset is loaded; config.json also records its sha256.
@@ -144,8 +150,13 @@ class TrainConfig:
                                              or not self.corrections.strip()):
             raise ValueError("corrections must be the path of a corrections file or None; "
                              f"got {self.corrections!r}")
-        if not isinstance(self.align, bool):
-            raise ValueError(f"align must be true or false; got {self.align!r}")
+        for name in ("align", "ema"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
+        for name, top in (("age_sigma", 50.0), ("age_l1", 10.0), ("label_smoothing", 0.5)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
+                raise ValueError(f"{name} must be a number from 0 to {top:g}; got {value!r}")
 
     # ------------------------------------------------------------------ round trips
     def to_dict(self) -> dict:

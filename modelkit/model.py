@@ -217,17 +217,29 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
     """Sparse categorical cross-entropy that ignores labels < 0 (missing).
 
     Returns the mean over the labelled images of the batch (0 when none is labelled),
-    so a head's loss scale does not depend on how many of its labels are missing."""
+    so a head's loss scale does not depend on how many of its labels are missing.
+    ``label_smoothing`` spreads that share of each target over all classes (Szegedy et
+    al., 2016): a soft target for faces whose label is uncertain."""
 
-    def __init__(self, name="masked_sparse_crossentropy", **kwargs):
+    def __init__(self, label_smoothing: float = 0.0, name="masked_sparse_crossentropy",
+                 **kwargs):
         super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred):
         y_true = tf.reshape(tf.cast(y_true, "int32"), [-1])
         mask = tf.cast(y_true >= 0, y_pred.dtype)
-        per_image = keras.losses.sparse_categorical_crossentropy(
-            tf.maximum(y_true, 0), y_pred)
+        if self.label_smoothing:
+            per_image = keras.losses.categorical_crossentropy(
+                tf.one_hot(tf.maximum(y_true, 0), tf.shape(y_pred)[-1], dtype=y_pred.dtype),
+                y_pred, label_smoothing=self.label_smoothing)
+        else:
+            per_image = keras.losses.sparse_categorical_crossentropy(
+                tf.maximum(y_true, 0), y_pred)
         return tf.math.divide_no_nan(tf.reduce_sum(per_image * mask), tf.reduce_sum(mask))
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 @keras.saving.register_keras_serializable(package="facescope")
@@ -240,11 +252,15 @@ class DexAgeLoss(keras.losses.Loss):
       nearly right, and a face's age is uncertain by a few years anyway;
     - only the group known (FairFace): -log(sum of p over the group's years);
     - neither: masked.
+
+    ``l1`` adds that many times the absolute error, in years, of the expected age (the
+    prediction MAE measures), for the images whose years are known: the cross-entropy
+    alone does not care how far off the mass is.
     """
 
-    def __init__(self, sigma: float = 2.0, name="dex_age_loss", **kwargs):
+    def __init__(self, sigma: float = 2.0, l1: float = 0.0, name="dex_age_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.sigma = float(sigma)
+        self.sigma, self.l1 = float(sigma), float(l1)
 
     def call(self, y_true, y_pred):
         y_true = tf.cast(tf.reshape(y_true, [-1, 2]), "float32")
@@ -253,6 +269,8 @@ class DexAgeLoss(keras.losses.Loss):
         has_years = years >= 0
         has_group = tf.logical_and(tf.logical_not(has_years), group >= 0)
         year_loss = -tf.reduce_sum(self._year_target(years) * tf.math.log(y_pred), axis=-1)
+        if self.l1:
+            year_loss += self.l1 * tf.abs(expected_age(y_pred) - years)
         group_p = tf.matmul(y_pred, tf.constant(age_group_matrix()))
         group_loss = -tf.math.log(tf.clip_by_value(
             tf.gather(group_p, tf.maximum(group, 0), batch_dims=1), 1e-7, 1.0))
@@ -269,7 +287,7 @@ class DexAgeLoss(keras.losses.Loss):
         return weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
 
     def get_config(self):
-        return {**super().get_config(), "sigma": self.sigma}
+        return {**super().get_config(), "sigma": self.sigma, "l1": self.l1}
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -330,9 +348,21 @@ class AgeGroupAccuracy(keras.metrics.Mean):
         return super().update_state(hit, sample_weight=tf.cast(group >= 0, "float32"))
 
 
-def head_losses(*, age_sigma: float = 2.0) -> dict:
-    return {"gender": MaskedSparseCrossentropy(), "race": MaskedSparseCrossentropy(),
-            "age": DexAgeLoss(sigma=age_sigma)}
+def head_losses(*, age_sigma: float = 2.0, age_l1: float = 0.0,
+                label_smoothing: float = 0.0) -> dict:
+    """The per-head losses; the keywords are ``TrainConfig`` fields of the same name."""
+    return {"gender": MaskedSparseCrossentropy(label_smoothing),
+            "race": MaskedSparseCrossentropy(label_smoothing),
+            "age": DexAgeLoss(sigma=age_sigma, l1=age_l1)}
+
+
+LOSS_SETTINGS = ("age_sigma", "age_l1", "label_smoothing")
+"""The ``TrainConfig`` fields that :func:`head_losses` takes."""
+
+
+def loss_settings(config) -> dict:
+    """``head_losses``' keywords from a ``TrainConfig``."""
+    return {name: getattr(config, name) for name in LOSS_SETTINGS}
 
 
 def head_metrics() -> dict:
@@ -345,14 +375,19 @@ def compile_model(
     *,
     lr: float,
     loss_weights: dict[str, float] | None = None,
-    age_sigma: float = 2.0,
     decay_steps: int | None = None,
+    ema: bool = False,
+    **losses,
 ) -> keras.Model:
     """Compile with Adam, the masked per-head losses, their weights and metrics, for
     the heads the model has (the shared model or a single-task one).
 
     ``decay_steps``: cosine-decay the learning rate to 5% over that many steps (the
-    whole run), which converges further in a short CPU budget than a constant rate."""
+    whole run), which converges further in a short CPU budget than a constant rate.
+    ``ema``: Adam keeps an exponential moving average of the weights (momentum 0.99,
+    about the last 100 steps) and ``fit`` ends by writing it into the model: a
+    smoother end point than the last step's weights. ``losses``: ``head_losses``'
+    keywords."""
     heads = list(model.output_names)
     weights = {h: 1.0 for h in heads} | {h: float(w) for h, w in (loss_weights or {}).items()
                                          if h in heads}
@@ -360,11 +395,11 @@ def compile_model(
     if unknown:
         raise ValueError(f"loss weights for unknown head(s) {sorted(unknown)}; "
                          f"expected some of {list(labels.HEADS)}")
-    losses, metrics = head_losses(age_sigma=age_sigma), head_metrics()
+    head_loss, metrics = head_losses(**losses), head_metrics()
     schedule = (keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
                 if decay_steps else lr)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss={h: losses[h] for h in heads},
+    model.compile(optimizer=keras.optimizers.Adam(schedule, use_ema=ema, ema_momentum=0.99),
+                  loss={h: head_loss[h] for h in heads},
                   loss_weights={h: weights[h] for h in heads},
                   metrics={h: metrics[h] for h in heads})
     return model

@@ -85,6 +85,47 @@ def test_age_loss_uses_years_then_groups_then_masks():
     assert got == pytest.approx((year_term + group_term) / 2, rel=1e-4)
 
 
+def test_label_smoothing_spreads_the_target_and_still_masks():
+    rng = np.random.default_rng(2)
+    p = softmax_rows(rng, 5, 4)
+    y = np.array([0, 3, -1, 1, 2])
+    labelled = y >= 0
+    target = np.full((5, 4), 0.1 / 4)
+    target[np.arange(5), np.maximum(y, 0)] += 0.9
+    expected = -(target * np.log(p)).sum(axis=1)[labelled].mean()
+    got = float(M.MaskedSparseCrossentropy(label_smoothing=0.1)(y, p))
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_age_l1_term_adds_the_expected_ages_error_in_years():
+    rng = np.random.default_rng(3)
+    p = softmax_rows(rng, 3, 101)
+    y = np.array([[33, 4], [-1, 3], [70, 8]], dtype="float32")  # the group-only row: no L1
+    error = np.abs(p @ np.arange(101) - y[:, 0])[[0, 2]]
+    plain, with_l1 = M.DexAgeLoss(sigma=2)(y, p), M.DexAgeLoss(sigma=2, l1=0.25)(y, p)
+    assert float(with_l1) - float(plain) == pytest.approx(0.25 * error.sum() / 3, rel=1e-4)
+
+
+def test_ema_keeps_the_average_of_the_weights_not_the_last_step():
+    """With EMA, ``fit`` ends on the weights averaged over ~100 steps: after 24 steps
+    they have hardly left where the first step put them, while the plain run's have."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 255, (32, 16, 16, 3)).astype("float32")
+    y = {"gender": rng.integers(0, 2, 32), "race": rng.integers(0, len(RACES), 32),
+         "age": np.stack([rng.uniform(1, 80, 32), np.full(32, -1.0)], axis=1).astype("float32")}
+    moved = {}
+    for ema in (False, True):
+        keras.utils.set_random_seed(0)
+        model = M.build_model(backbone="small_cnn", image_size=16, race_classes=RACES)
+        start = model.get_layer("race").get_weights()[0].copy()
+        M.compile_model(model, lr=1e-2, ema=ema)
+        model.fit(x, y, batch_size=8, epochs=6, verbose=0)
+        moved[ema] = np.abs(model.get_layer("race").get_weights()[0] - start).mean()
+    # Keras starts the average at the first step's weights; 23 more steps of momentum
+    # 0.99 move it less than half as far as the plain weights go (measured: 0.45x).
+    assert moved[True] < 0.6 * moved[False], moved
+
+
 def test_age_metrics_use_the_expected_age():
     p = np.zeros((3, 101), "float32")
     p[0, [20, 40]] = 0.5   # expected 30 -> group 30-39
@@ -106,13 +147,14 @@ def test_masked_accuracy_ignores_missing_labels():
 
 
 def test_compiled_model_reloads_with_custom_objects(shared, tmp_path):
-    M.compile_model(shared, lr=1e-3, loss_weights={"race": 0.5})
+    M.compile_model(shared, lr=1e-3, loss_weights={"race": 0.5}, label_smoothing=0.1, age_l1=0.1)
     path = tmp_path / "m.keras"
     shared.save(path)
     again = keras.saving.load_model(path)
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32") * 255
     for a, b in zip(shared.predict(x, verbose=0), again.predict(x, verbose=0), strict=False):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert again.loss["race"].label_smoothing == 0.1 and again.loss["age"].l1 == 0.1
 
 
 def test_unknown_loss_weight_head_is_refused(shared):

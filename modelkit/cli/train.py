@@ -70,6 +70,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help=f"default {D.seed}")
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="train on the images as they are")
+    parser.add_argument("--label-smoothing", type=float, help="share of each gender/race target "
+                        f"spread over the classes (default {D.label_smoothing:g})")
+    parser.add_argument("--age-l1", type=float, help="add this many times the expected age's "
+                        f"error in years to the age loss (default {D.age_l1:g})")
+    parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep an exponential moving average of the weights and save it "
+                             f"(default {'on' if D.ema else 'off'})")
     parser.add_argument("--corrections", help="a corrections file of label decisions (the Review "
                         "page's, or `labels review`'s): relabel or drop those images")
     parser.add_argument("--align", action="store_true", default=None,

@@ -125,8 +125,8 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
         model = modellib.build_model(backbone=config.backbone, image_size=config.image_size,
                                      race_classes=data.race_classes, weights=config.weights)
         modellib.compile_model(model, lr=config.lr, loss_weights=config.loss_weights,
-                               age_sigma=config.age_sigma,
-                               decay_steps=data.steps_per_epoch * config.epochs)
+                               decay_steps=data.steps_per_epoch * config.epochs,
+                               ema=config.ema, **modellib.loss_settings(config))
     fit_callbacks = [
         # First, so a later callback that fails at an epoch's end finds the epoch saved.
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
@@ -135,6 +135,8 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
         RunStatus(status, run_dir),
         keras.callbacks.TensorBoard(log_dir=str(run_dir / artifacts.TENSORBOARD_DIR),
                                     write_graph=False),
+        # Validation (so metrics.jsonl) sees the averaged weights that the run will save.
+        *([keras.callbacks.SwapEMAWeights()] if config.ema else []),
         *callbacks,
     ]
     try:

@@ -25,11 +25,11 @@ class DistributedSteps:
     replicas as Python floats; ``train``'s also holds ``cancel`` (the flags summed)."""
 
     def __init__(self, model: keras.Model, *, strategy: tf.distribute.Strategy,
-                 loss_weights: dict[str, float], age_sigma: float):
+                 loss_weights: dict[str, float], losses: dict):
         self.model, self.strategy = model, strategy
         self.replicas = strategy.num_replicas_in_sync
         self.heads = list(model.output_names)
-        self.losses = modellib.head_losses(age_sigma=age_sigma)
+        self.losses = modellib.head_losses(**losses)  # modellib.loss_settings(config)
         self.weights = {h: 1.0 for h in self.heads} | {
             h: float(w) for h, w in (loss_weights or {}).items() if h in self.heads}
         self._train = tf.function(self._train_global)

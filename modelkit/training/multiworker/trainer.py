@@ -127,12 +127,14 @@ class _Worker:
                 backbone=config.backbone, image_size=config.image_size,
                 race_classes=self.data.race_classes, weights=config.weights)
             modellib.compile_model(self.model, lr=config.lr * self.replicas,
-                                   loss_weights=config.loss_weights, age_sigma=config.age_sigma,
-                                   decay_steps=self.data.steps_per_epoch * config.epochs)
+                                   loss_weights=config.loss_weights, ema=config.ema,
+                                   decay_steps=self.data.steps_per_epoch * config.epochs,
+                                   **modellib.loss_settings(config))
             self.model.optimizer.build(self.model.trainable_variables)
             self.epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.steps = DistributedSteps(self.model, strategy=self.devices,
-                                      loss_weights=config.loss_weights, age_sigma=config.age_sigma)
+                                      loss_weights=config.loss_weights,
+                                      losses=modellib.loss_settings(config))
         checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer,
                                          epoch=self.epoch_var)
         chief_dir = self.run_dir / artifacts.MULTIWORKER_CHECKPOINTS
@@ -161,6 +163,8 @@ class _Worker:
                 self._save_checkpoint(epoch)
                 return "cancelled"
             self._save_checkpoint(epoch + 1)
+        if self.config.ema:  # as model.fit ends: the averaged weights become the model's
+            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
         self._save_model()
         if self.task.is_chief:
             self._write_predictions()
