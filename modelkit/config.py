@@ -118,6 +118,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # Average the weights over the last ~100 steps (Adam's EMA) and keep the average.
     ema: bool = False
+    # Units of each head's own hidden ReLU layer on the shared features (0: none).
+    head_hidden: int = 0
     progress_every: int = 10
     # A corrections file (modelkit.curation.corrections): its decisions relabel or drop
     # images right after the dataset is loaded; config.json also records its sha256.
@@ -142,6 +144,9 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) \
+                or not 0 <= self.head_hidden <= 4096:
+            raise ValueError(f"head_hidden must be an integer from 0 to 4096; got {self.head_hidden!r}")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise ValueError(f"limit must be a positive integer or None; got {self.limit!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

@@ -89,8 +89,12 @@ def _features(backbone: str, image, *, weights: str, dropout: float):
     return keras.layers.Dropout(dropout, name="dropout")(x)
 
 
-def _head(features, *, name: str, units: int):
-    """One head: a softmax in float32 (stable under mixed precision), named ``name``."""
+def _head(features, *, name: str, units: int, hidden: int = 0):
+    """One head: with ``hidden`` > 0 first a ReLU layer of its own (``NAME_hidden``), so
+    each head reshapes the shared features for itself; then a softmax in float32
+    (stable under mixed precision), named ``name``."""
+    if hidden:
+        features = keras.layers.Dense(hidden, activation="relu", name=f"{name}_hidden")(features)
     return keras.layers.Dense(units, activation="softmax", dtype="float32", name=name)(features)
 
 
@@ -119,6 +123,7 @@ def build_model(
     race_classes: list[str],
     weights: str = "none",
     dropout: float = 0.3,
+    head_hidden: int = 0,
 ) -> keras.Model:
     """The shared-backbone model: input ``image`` (S, S, 3) raw 0..255, outputs
     ``gender``, ``race``, ``age`` (softmaxes, in that order). Not compiled.
@@ -131,6 +136,8 @@ def build_model(
             only; downloads) or a ``.keras`` / ``.weights.h5`` file whose layers with
             matching names and shapes are copied in (fine-tuning from an earlier run).
         dropout: dropout rate on the shared features.
+        head_hidden: units of each head's own hidden layer (0: none, the softmaxes
+            read the shared features directly).
 
     Raises:
         ValueError: unknown backbone, image too small, no race classes, or
@@ -143,7 +150,8 @@ def build_model(
                          "mobilenet_v3_small / efficientnet_b0 / inception_resnet_v2")
     image = keras.Input((image_size, image_size, 3), name="image")
     features = _features(backbone, image, weights=weights, dropout=dropout)
-    outputs = [_head(features, name=n, units=u) for n, u in _head_units(race_classes).items()]
+    outputs = [_head(features, name=n, units=u, hidden=head_hidden)
+               for n, u in _head_units(race_classes).items()]
     model = keras.Model(image, outputs, name=f"facescope_{backbone}")
     if weights not in ("none", "imagenet"):
         load_matching_weights(model, weights)
@@ -157,6 +165,7 @@ def build_single_task_model(
     image_size: int,
     race_classes: list[str],
     dropout: float = 0.3,
+    head_hidden: int = 0,
 ) -> keras.Model:
     """The same backbone with one head only: the baseline the shared model is measured
     against (bench/bench_shared_vs_single.py)."""
@@ -165,7 +174,7 @@ def build_single_task_model(
     _check_args(backbone, image_size, race_classes, "none")
     image = keras.Input((image_size, image_size, 3), name="image")
     features = _features(backbone, image, weights="none", dropout=dropout)
-    output = _head(features, name=head, units=_head_units(race_classes)[head])
+    output = _head(features, name=head, units=_head_units(race_classes)[head], hidden=head_hidden)
     return keras.Model(image, [output], name=f"single_{head}_{backbone}")
 
 

@@ -38,6 +38,14 @@ def test_application_backbones_expose_their_layers_for_gradcam():
     assert len(model.get_layer(name).output.shape) == 4  # reachable from the top model
 
 
+def test_each_head_can_have_a_hidden_layer_of_its_own():
+    model = M.build_model(backbone="small_cnn", image_size=32, race_classes=RACES, head_hidden=16)
+    for head in labels.HEADS:
+        hidden = model.get_layer(f"{head}_hidden")
+        assert hidden.units == 16 and model.get_layer(head).input.shape[-1] == 16
+    assert model.output_names == ["gender", "race", "age"]
+
+
 def test_shared_model_has_far_fewer_parameters_than_three_single_task_models(shared):
     singles = [M.build_single_task_model(h, backbone="small_cnn", image_size=32,
                                          race_classes=RACES) for h in labels.HEADS]

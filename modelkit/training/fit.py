@@ -123,7 +123,8 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
         shutil.rmtree(backup_dir, ignore_errors=True)
     with devices.scope():
         model = modellib.build_model(backbone=config.backbone, image_size=config.image_size,
-                                     race_classes=data.race_classes, weights=config.weights)
+                                     race_classes=data.race_classes, weights=config.weights,
+                                     head_hidden=config.head_hidden)
         modellib.compile_model(model, lr=config.lr, loss_weights=config.loss_weights,
                                decay_steps=data.steps_per_epoch * config.epochs,
                                ema=config.ema, **modellib.loss_settings(config))

@@ -118,6 +118,23 @@ def settle(page, timeout: float = SETTLE_MS) -> None:
                                                                           timeout=timeout)
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+IMAGES_LOADED = "Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)"
+
+
+def shoot(page, name: str, timeout: float = SETTLE_MS) -> None:
+    """Screenshot the whole page to ``ARTIFACTS/NAME.png``. Streamlit scrolls inside its
+    main area, so the viewport is grown to the content's height first (and put back
+    after); thumbnails arrive through the media endpoint after the script ends, so the
+    shot waits for every image too."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 8000)})
+    settle(page, timeout)
+    page.wait_for_function(IMAGES_LOADED, timeout=timeout)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size(VIEWPORT)
+
+
 def stop_runs(runs_root: Path, *, timeout: float = 60) -> None:
     """Cancel the runs a test left queued or running under ``runs_root``, and wait."""
     from modelkit import runs

@@ -9,7 +9,7 @@ artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, settle
+from conftest import settle, shoot
 
 from modelkit.config import DEFAULTS
 
@@ -47,18 +47,6 @@ def choose(page, label, option):
     settle(page)
 
 
-def shoot(page, name):
-    """Screenshot the whole page: Streamlit scrolls inside its main area, so the
-    viewport is grown to the content's height first."""
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
-    settle(page)
-    # Thumbnails arrive through the media endpoint after the script ends: wait for them.
-    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)",
-                           timeout=TIMEOUT_MS)
-    page.screenshot(path=str(ARTIFACTS / f"page_{name}.png"))
-
-
 def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     goto(page, dashboard, "")
@@ -78,7 +66,7 @@ def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard
     k = DEFAULTS.max_repeat  # the page starts at train's plan settings
     assert by_race["after plan"] == [max(n, min(top, k * n)) for n in by_race["before"]]
     assert page.locator("[data-testid='stImage'] img").count() >= 6  # faces and augmented variants
-    shoot(page, "dataset")
+    shoot(page, "page_dataset")
     page.close()
 
 
@@ -103,7 +91,7 @@ def test_train_evaluate_explain_a_tiny_run(dashboard, browser):
     page.get_by_text("finished", exact=False).first.wait_for(timeout=240_000)
     settle(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT_MS)
-    shoot(page, "train")
+    shoot(page, "page_train")
 
     # Evaluate: the run's confusion matrices and per-group charts.
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -114,12 +102,12 @@ def test_train_evaluate_explain_a_tiny_run(dashboard, browser):
     bars = page.evaluate(
         "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => el._fullData[0].type === 'bar').length")
     assert heatmaps >= 3 and bars >= 1
-    shoot(page, "evaluate")
+    shoot(page, "page_evaluate")
 
     # Explain: a saliency overlay for a face of the run's evaluation set.
     page.set_viewport_size({"width": 1400, "height": 1000})
     goto(page, dashboard, "explain")
     page.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_text("Grad-CAM", exact=False).count() >= 1
-    shoot(page, "explain")
+    shoot(page, "page_explain")
     page.close()

@@ -9,8 +9,8 @@ figures by FairFace's own race classes. The screenshot goes to artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import serve_dashboard, stop_runs
-from test_browser import TIMEOUT_MS, fill_number, goto, settle, shoot
+from conftest import serve_dashboard, shoot, stop_runs
+from test_browser import TIMEOUT_MS, fill_number, goto, settle
 from tiny_run import FAIRFACE, copy_run, trained_tiny_run
 
 from modelkit import labels
@@ -69,5 +69,5 @@ def test_evaluate_a_run_on_the_fairface_sample_from_the_evaluate_page(server, br
     groups = bar_groups(page)
     assert groups and set(groups) <= set(labels.FAIRFACE_RACES), groups
     assert "Asian" not in groups  # FairFace's classes, not the model's folded ones
-    shoot(page, "evaluate_eval_set")
+    shoot(page, "page_evaluate_eval_set")
     page.close()

@@ -14,7 +14,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard, settle, stop_runs
+from conftest import serve_dashboard, settle, shoot, stop_runs
 
 from modelkit import runs
 
@@ -32,14 +32,6 @@ def server(tmp_path_factory):
                          FACESCOPE_SYNTHETIC_N="240") as base:
         yield base, work / "runs"
     stop_runs(work / "runs")
-
-
-def shoot(page, name):
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
-    settle(page)
-    page.screenshot(path=str(ARTIFACTS / f"experiment_{name}.png"))
-    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def fill_number(page, label, value):
@@ -68,7 +60,7 @@ def test_an_experiment_from_the_train_page_opens_preselected_in_compare(server, 
     assert treatment.experiment == control.experiment
     assert (treatment.config["balance"], control.config["balance"]) == ("race", "none")
     assert treatment.config["seed"] == control.config["seed"]
-    shoot(page, "started")
+    shoot(page, "experiment_started")
 
     # The box redraws itself; Compare opens once both runs have finished.
     compare = page.locator("button", has_text="Open in Compare")
@@ -78,7 +70,7 @@ def test_an_experiment_from_the_train_page_opens_preselected_in_compare(server, 
         timeout=RUNS_TIMEOUT_MS)
     states = {r.experiment_role: r.state for r in runs.list_runs(runs_root=root)}
     assert states == {"treatment": "finished", "control": "finished"}, states
-    shoot(page, "finished")
+    shoot(page, "experiment_finished")
 
     compare.filter(visible=True).and_(page.locator("button:enabled")).first.click()
     page.wait_for_url(re.compile(r"/compare\?"), timeout=TIMEOUT_MS)
@@ -88,7 +80,7 @@ def test_an_experiment_from_the_train_page_opens_preselected_in_compare(server, 
     try:
         page.get_by_role("heading", name="What differs").wait_for(timeout=3 * TIMEOUT_MS)
     except Exception:
-        shoot(page, "compare_failed")  # what the page showed instead
+        shoot(page, "experiment_compare_failed")  # what the page showed instead
         raise
     baseline = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first
     assert control.id in baseline.inner_html()  # the picked value (the text is an input's)
@@ -96,5 +88,5 @@ def test_an_experiment_from_the_train_page_opens_preselected_in_compare(server, 
     assert treatment.id in picked.inner_text()
     assert page.get_by_text("balance", exact=False).count() >= 1  # the one setting that differs
     page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT_MS)
-    shoot(page, "compare")
+    shoot(page, "experiment_compare")
     page.close()

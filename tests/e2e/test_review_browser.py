@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard, settle, stop_runs
+from conftest import serve_dashboard, settle, shoot, stop_runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
 from curation_runs import UTKFACE, copy_into, tiny_config, trained_run  # noqa: E402
@@ -61,16 +61,6 @@ def click(page, name, *, until: dict[str, int]):
     settle(page)
 
 
-def shoot(page, name):
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
-    settle(page)
-    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)",
-                           timeout=TIMEOUT_MS)
-    page.screenshot(path=str(ARTIFACTS / f"review_{name}.png"))
-    page.set_viewport_size({"width": 1400, "height": 1000})
-
-
 def test_review_three_suspects_then_train_with_the_decisions(server, browser):
     base, root, run_dir = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -89,7 +79,7 @@ def test_review_three_suspects_then_train_with_the_decisions(server, browser):
     end = metrics(page)
     assert (end["Reviewed"], end["Remaining"], end["Excluded"]) == (3, start["Remaining"] - 3, 1)
     assert page.get_by_role("button", name="Undo").count() == 3
-    shoot(page, "gallery")
+    shoot(page, "review_gallery")
     file = cx.config_corrections_path(ranking.run_config(run_dir), runs_root=root)
     standing = cx.latest_decisions(cx.read_decisions(file))
     assert sorted(d.action for d in standing.values()) == ["exclude", "keep", "set"]
@@ -111,5 +101,5 @@ def test_review_three_suspects_then_train_with_the_decisions(server, browser):
     page.get_by_text("Training with the label decisions", exact=False).first.wait_for(timeout=TIMEOUT_MS)
     started = [r for r in runs.list_runs(runs_root=root) if r.id != run_dir.name]
     assert len(started) == 1 and started[0].config["corrections"] == str(file)
-    shoot(page, "train")
+    shoot(page, "review_train")
     page.close()

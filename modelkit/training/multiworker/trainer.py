@@ -125,7 +125,8 @@ class _Worker:
         with self.devices.scope():
             self.model = modellib.build_model(
                 backbone=config.backbone, image_size=config.image_size,
-                race_classes=self.data.race_classes, weights=config.weights)
+                race_classes=self.data.race_classes, weights=config.weights,
+                head_hidden=config.head_hidden)
             modellib.compile_model(self.model, lr=config.lr * self.replicas,
                                    loss_weights=config.loss_weights, ema=config.ema,
                                    decay_steps=self.data.steps_per_epoch * config.epochs,
