@@ -116,7 +116,7 @@ class TrainConfig:
     age_l1: float = 0.0
     # Share of the gender and race targets spread over all classes.
     label_smoothing: float = 0.0
-    # Average the weights over the last ~100 steps (Adam's EMA) and keep the average.
+    # Keep an average of the weights over the last ~100 steps (Adam's EMA; modelkit.model).
     ema: bool = False
     # Units of each head's own hidden ReLU layer on the shared features (0: none).
     head_hidden: int = 0

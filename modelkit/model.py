@@ -393,10 +393,9 @@ def compile_model(
 
     ``decay_steps``: cosine-decay the learning rate to 5% over that many steps (the
     whole run), which converges further in a short CPU budget than a constant rate.
-    ``ema``: Adam keeps an exponential moving average of the weights (momentum 0.99,
-    about the last 100 steps) and ``fit`` ends by writing it into the model: a
-    smoother end point than the last step's weights. ``losses``: ``head_losses``'
-    keywords."""
+    ``ema``: Adam keeps an exponential moving average of the weights and ``fit`` ends
+    by writing it into the model: a steadier end point than wherever the last step
+    landed (see :func:`ema_momentum`). ``losses``: ``head_losses``' keywords."""
     heads = list(model.output_names)
     weights = {h: 1.0 for h in heads} | {h: float(w) for h, w in (loss_weights or {}).items()
                                          if h in heads}
@@ -407,11 +406,20 @@ def compile_model(
     head_loss, metrics = head_losses(**losses), head_metrics()
     schedule = (keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
                 if decay_steps else lr)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, use_ema=ema, ema_momentum=0.99),
+    optimizer = keras.optimizers.Adam(schedule, use_ema=ema, ema_momentum=ema_momentum(decay_steps))
+    model.compile(optimizer=optimizer,
                   loss={h: head_loss[h] for h in heads},
                   loss_weights={h: weights[h] for h in heads},
                   metrics={h: metrics[h] for h in heads})
     return model
+
+
+def ema_momentum(run_steps: int | None) -> float:
+    """The weight average's momentum: it spans about the last 100 steps (0.99), or the
+    last tenth of a run shorter than 1,000 steps, so a short run (the demo, a test) keeps
+    an average of its trained weights rather than of its first steps'."""
+    horizon = 100.0 if not run_steps else min(100.0, max(1.0, run_steps / 10))
+    return 1.0 - 1.0 / horizon
 
 
 def model_targets(targets: dict) -> dict:

@@ -134,6 +134,12 @@ def test_ema_keeps_the_average_of_the_weights_not_the_last_step():
     assert moved[True] < 0.6 * moved[False], moved
 
 
+def test_the_weight_average_spans_the_last_100_steps_or_a_tenth_of_a_short_run():
+    assert M.ema_momentum(None) == pytest.approx(0.99) == M.ema_momentum(3600)
+    assert M.ema_momentum(60) == pytest.approx(1 - 1 / 6)   # the demo: 3 epochs of 20
+    assert M.ema_momentum(4) == 0.0                          # shorter: the last step's
+
+
 def test_age_metrics_use_the_expected_age():
     p = np.zeros((3, 101), "float32")
     p[0, [20, 40]] = 0.5   # expected 30 -> group 30-39
