@@ -101,7 +101,7 @@ def train_stage(name: str, *, work: Path, root: str, labels_csv: Path, args, cor
 
 def own_loss(probs: dict, manifest: pd.DataFrame, head: str, *, sigma: float, race_classes) -> np.ndarray:
     """Per image, the run's own loss on its (noisy) label: cross-entropy of the head,
-    the age head's against the Gaussian target of ``modelkit.model.DexAgeLoss``."""
+    the age head's against the Gaussian target of ``modelkit.objectives.DexAgeLoss``."""
     p = np.clip(probs[head], 1e-7, 1.0)
     if head == "age":
         years = np.arange(labels.MAX_AGE + 1)

@@ -63,11 +63,11 @@ def serving_function(model, *, image_size: int, resize: bool = True):
     fixed at the model's size, (N, S, S, 3), and the caller resizes."""
     import tensorflow as tf
 
-    from modelkit import model as modellib
+    from modelkit import objectives
     from modelkit.data.decode import resize_tf
 
-    ages = tf.constant(modellib.AGES)
-    to_groups = tf.constant(modellib.age_group_matrix())
+    ages = tf.constant(objectives.AGES)
+    to_groups = tf.constant(objectives.age_group_matrix())
     upper_edges = tf.constant(labels.AGE_GROUP_EDGES[1:], dtype=tf.float32)
 
     side = None if resize else image_size

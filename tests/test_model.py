@@ -8,6 +8,7 @@ import pytest
 
 from modelkit import labels
 from modelkit import model as M
+from modelkit import objectives as O
 
 RACES = list(labels.UTKFACE_RACES)
 
@@ -77,9 +78,9 @@ def test_masked_crossentropy_averages_over_labelled_images_only():
     y = np.array([0, 2, -1, 1, -1, 2])
     labelled = y >= 0
     expected = -np.log(p[labelled, y[labelled]]).mean()
-    got = float(M.MaskedSparseCrossentropy()(y, p))
+    got = float(O.MaskedSparseCrossentropy()(y, p))
     assert got == pytest.approx(expected, rel=1e-5)
-    assert float(M.MaskedSparseCrossentropy()(np.full(6, -1), p)) == 0.0  # no NaN
+    assert float(O.MaskedSparseCrossentropy()(np.full(6, -1), p)) == 0.0  # no NaN
 
 
 def test_age_loss_uses_years_then_groups_then_masks():
@@ -89,7 +90,7 @@ def test_age_loss_uses_years_then_groups_then_masks():
     y = np.array([[33, 4], [-1, 3], [-1, -1]], dtype="float32")
     year_term = -np.log(p[0, 33])
     group_term = -np.log(p[1, 20:30].sum())
-    got = float(M.DexAgeLoss(sigma=0)(y, p))
+    got = float(O.DexAgeLoss(sigma=0)(y, p))
     assert got == pytest.approx((year_term + group_term) / 2, rel=1e-4)
 
 
@@ -101,7 +102,7 @@ def test_label_smoothing_spreads_the_target_and_still_masks():
     target = np.full((5, 4), 0.1 / 4)
     target[np.arange(5), np.maximum(y, 0)] += 0.9
     expected = -(target * np.log(p)).sum(axis=1)[labelled].mean()
-    got = float(M.MaskedSparseCrossentropy(label_smoothing=0.1)(y, p))
+    got = float(O.MaskedSparseCrossentropy(label_smoothing=0.1)(y, p))
     assert got == pytest.approx(expected, rel=1e-4)
 
 
@@ -110,7 +111,7 @@ def test_the_age_l1_term_adds_the_expected_ages_error_in_years():
     p = softmax_rows(rng, 3, 101)
     y = np.array([[33, 4], [-1, 3], [70, 8]], dtype="float32")  # the group-only row: no L1
     error = np.abs(p @ np.arange(101) - y[:, 0])[[0, 2]]
-    plain, with_l1 = M.DexAgeLoss(sigma=2)(y, p), M.DexAgeLoss(sigma=2, l1=0.25)(y, p)
+    plain, with_l1 = O.DexAgeLoss(sigma=2)(y, p), O.DexAgeLoss(sigma=2, l1=0.25)(y, p)
     assert float(with_l1) - float(plain) == pytest.approx(0.25 * error.sum() / 3, rel=1e-4)
 
 
@@ -146,16 +147,16 @@ def test_age_metrics_use_the_expected_age():
     p[1, 64] = 1.0          # 64 -> 60-69
     p[2, 5] = 1.0
     y = np.array([[28, 3], [-1, 7], [-1, -1]], dtype="float32")  # 2nd: group only (60-69)
-    mae = M.AgeMAE()
+    mae = O.AgeMAE()
     mae.update_state(y, p)
     assert float(mae.result()) == pytest.approx((2 + abs(64 - 64.5)) / 2)
-    acc = M.AgeGroupAccuracy()
+    acc = O.AgeGroupAccuracy()
     acc.update_state(y, p)
     assert float(acc.result()) == pytest.approx(0.5)  # 30 is not 20-29; 64 is 60-69
 
 
 def test_masked_accuracy_ignores_missing_labels():
-    metric = M.MaskedAccuracy()
+    metric = O.MaskedAccuracy()
     metric.update_state(np.array([1, 0, -1, -1]), np.array([[0, 1], [1, 0], [1, 0], [0, 1]]))
     assert float(metric.result()) == 1.0
 

@@ -9,7 +9,7 @@ score per image, the other heads zeros (``score_functions``).
 * age: the expected age in years (the model's predicted age, DEX); or, with a class
   (an age group), the log-odds of the probability mass inside that group.
 
-The years and the year -> age group matrix are the model's own (``modelkit.model.AGES``,
+The years and the year -> age group matrix are the model's own (``modelkit.objectives.AGES``,
 ``age_group_matrix``), so saliency scores the age the model predicts.
 
 Example::
@@ -42,7 +42,7 @@ def predict_heads(model, images, *, batch_size: int = 32) -> dict[str, np.ndarra
 
 def expected_age(age_probs: np.ndarray) -> np.ndarray:
     """The predicted age in years: the expectation over the age head's softmax."""
-    from modelkit.model import AGES
+    from modelkit.objectives import AGES
 
     probs = np.asarray(age_probs, dtype=np.float32)
     return probs @ AGES[: probs.shape[-1]]
@@ -56,7 +56,7 @@ def age_group_probs(age_probs: np.ndarray) -> np.ndarray:
 
 def _age_group_matrix(n_years: int) -> np.ndarray:
     """The model's (years, groups) 0/1 matrix for an age head of ``n_years`` units."""
-    from modelkit.model import age_group_matrix
+    from modelkit.objectives import age_group_matrix
 
     return age_group_matrix()[:n_years]
 
@@ -89,7 +89,7 @@ def score_functions(prepared: Prepared, *, head: str, class_indices: np.ndarray 
     score per image (see the module docstring), zeros for the other heads."""
     import tensorflow as tf
 
-    from modelkit.model import AGES
+    from modelkit.objectives import AGES
 
     names = list(prepared.model.output_names)
     is_logits = prepared.logits[head]

@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 
 from modelkit import model as modellib
+from modelkit import objectives
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -127,7 +128,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
                                      head_hidden=config.head_hidden)
         modellib.compile_model(model, lr=config.lr, loss_weights=config.loss_weights,
                                decay_steps=data.steps_per_epoch * config.epochs,
-                               ema=config.ema, **modellib.loss_settings(config))
+                               ema=config.ema, **objectives.loss_settings(config))
     fit_callbacks = [
         # First, so a later callback that fails at an epoch's end finds the epoch saved.
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),

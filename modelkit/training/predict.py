@@ -13,8 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from modelkit import labels, pipeline
-from modelkit import model as modellib
+from modelkit import labels, objectives, pipeline
 
 
 def predict_frame(
@@ -38,9 +37,9 @@ def predict_frame(
                                training=False, cache=cache).map(lambda x, y: x)
     gender_p, race_p, age_p = (np.asarray(p, dtype="float64") for p in
                                model.predict(ds, verbose=0)) if len(manifest) else (
-        np.zeros((0, 2)), np.zeros((0, len(race_classes))), np.zeros((0, modellib.MAX_AGE + 1)))
-    group_p = age_p @ modellib.age_group_matrix()
-    age_pred = age_p @ modellib.AGES
+        np.zeros((0, 2)), np.zeros((0, len(race_classes))), np.zeros((0, labels.MAX_AGE + 1)))
+    group_p = age_p @ objectives.age_group_matrix()
+    age_pred = age_p @ objectives.AGES
     age_true = manifest["age"].astype(float).to_numpy()
     midpoints = manifest["age_group"].astype(object).map(labels.AGE_GROUP_MIDPOINTS).astype(float)
     is_midpoint = np.isnan(age_true) & midpoints.notna().to_numpy()

@@ -2,7 +2,7 @@
 
 Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy`` on TF 2.21
 (keras-team/keras#20585), so these steps do what ``fit`` would: the masked per-head
-losses and loss weights of ``model.compile`` (``modelkit.model.head_losses``), and the
+losses and loss weights of ``model.compile`` (``modelkit.objectives.head_losses``), and the
 compiled optimizer's ``apply_gradients``, which all-reduces the gradients across
 the replicas. Each replica also returns sums (per head: loss × labelled images, the
 labelled count, hits, absolute age error) that add up across replicas and steps
@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from modelkit import model as modellib
+from modelkit import objectives
 
 CLASS_HEADS = ("gender", "race")
 
@@ -29,7 +29,7 @@ class DistributedSteps:
         self.model, self.strategy = model, strategy
         self.replicas = strategy.num_replicas_in_sync
         self.heads = list(model.output_names)
-        self.losses = modellib.head_losses(**losses)  # modellib.loss_settings(config)
+        self.losses = objectives.head_losses(**losses)  # objectives.loss_settings(config)
         self.weights = {h: 1.0 for h in self.heads} | {
             h: float(w) for h, w in (loss_weights or {}).items() if h in self.heads}
         self._train = tf.function(self._train_global)
@@ -49,8 +49,8 @@ class DistributedSteps:
         known = {h: tf.reshape(tf.cast(y[h], "int32"), [-1]) >= 0
                  for h in CLASS_HEADS if h in self.heads}
         if "age" in self.heads:
-            age, _, known["age"] = modellib.age_true(y["age"])
-            error = tf.abs(modellib.expected_age(outputs["age"]) - age)
+            age, _, known["age"] = objectives.age_true(y["age"])
+            error = tf.abs(objectives.expected_age(outputs["age"]) - age)
         stats, total = {"images": tf.cast(tf.shape(x)[0], "float32")}, 0.0
         for head in self.heads:
             loss = tf.cast(self.losses[head](y[head], outputs[head]), "float32")

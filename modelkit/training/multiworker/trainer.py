@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 
 from modelkit import model as modellib
+from modelkit import objectives
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -130,12 +131,12 @@ class _Worker:
             modellib.compile_model(self.model, lr=config.lr * self.replicas,
                                    loss_weights=config.loss_weights, ema=config.ema,
                                    decay_steps=self.data.steps_per_epoch * config.epochs,
-                                   **modellib.loss_settings(config))
+                                   **objectives.loss_settings(config))
             self.model.optimizer.build(self.model.trainable_variables)
             self.epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.steps = DistributedSteps(self.model, strategy=self.devices,
                                       loss_weights=config.loss_weights,
-                                      losses=modellib.loss_settings(config))
+                                      losses=objectives.loss_settings(config))
         checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer,
                                          epoch=self.epoch_var)
         chief_dir = self.run_dir / artifacts.MULTIWORKER_CHECKPOINTS
