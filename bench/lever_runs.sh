@@ -13,16 +13,20 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 ROOT=${ROOT:-$(cd ../shared/data/utkface_sample && pwd)}
 OUT=${OUT:-/tmp/bench_runs}
+# The defaults before this round (batch 64, 12 epochs, no weight averaging); a lever's
+# flags come after them and win. "recipe" is today's defaults, no flags.
+OLD="--batch-size 64 --epochs 12 --no-ema"
 declare -A LEVERS=(
-  [default]=""
-  [bs32]="--batch-size 32"
-  [free3]="--ema --label-smoothing 0.1 --age-l1 0.1"
-  [bs32-hh256]="--batch-size 32 --head-hidden 256"
-  [bs32-ema]="--batch-size 32 --ema"
-  [bs32-ema-l1]="--batch-size 32 --ema --age-l1 0.1"
+  [default]="$OLD"
+  [bs32]="$OLD --batch-size 32"
+  [free3]="$OLD --ema --label-smoothing 0.1 --age-l1 0.1"
+  [bs32-hh256]="$OLD --batch-size 32 --head-hidden 256"
+  [bs32-ema]="$OLD --batch-size 32 --ema"
+  [bs32-ema-l1]="$OLD --batch-size 32 --ema --age-l1 0.1"
+  [recipe]=""
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(default bs32 free3 bs32-hh256 bs32-ema bs32-ema-l1)
+[ ${#names[@]} -eq 0 ] && names=(default bs32 free3 bs32-hh256 bs32-ema bs32-ema-l1 recipe)
 mkdir -p "$OUT"
 for name in "${names[@]}"; do
   flags=${LEVERS[$name]}
