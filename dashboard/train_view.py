@@ -71,7 +71,7 @@ def _dataset_ui(column) -> dict:
 
 
 def _model_ui(column) -> dict:
-    """Model and optimiser widgets: backbone, image size, epochs, batch size, lr."""
+    """Model and optimiser widgets: backbone, image size, epochs, batch size, lr, EMA."""
     return {
         "backbone": column.selectbox("Backbone", BACKBONES,
                                      index=BACKBONES.index(DEFAULTS.backbone), key="train_backbone"),
@@ -84,6 +84,10 @@ def _model_ui(column) -> dict:
         "lr": float(column.number_input("Learning rate", min_value=1e-6, max_value=1.0,
                                         value=DEFAULTS.lr, format="%.0e", step=1e-4,
                                         key="train_lr")),
+        "ema": column.checkbox("Average the weights (EMA)", value=DEFAULTS.ema, key="train_ema",
+                               help="keep a moving average of the weights over the last "
+                                    "~100 steps and save it: the last step's weights alone "
+                                    "swing by years of age error from epoch to epoch"),
     }
 
 

@@ -58,6 +58,7 @@ def test_the_form_defaults_are_the_train_commands():
     assert at.text_input(key="train_target").value == str(DEFAULTS.target)
     assert at.selectbox(key="train_balance").value == DEFAULTS.balance
     assert at.select_slider(key="train_image_size").value == DEFAULTS.image_size
+    assert at.checkbox(key="train_ema").value == DEFAULTS.ema
 
 
 def test_a_bad_setting_is_an_error_and_starts_nothing():
@@ -71,14 +72,16 @@ def test_a_bad_setting_is_an_error_and_starts_nothing():
 def test_start_submits_one_run_and_the_panel_follows_it(fake_trainer):
     at = page().run()
     at.number_input(key="train_epochs").set_value(20)
+    at.checkbox(key="train_ema").set_value(not DEFAULTS.ema)
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
     assert at.success and "is running" in at.success[0].value
     at.button(key="train_start").click().run()  # a double click
     assert len(runs.list_runs()) == 1
     run = runs.list_runs()[0]
-    # The page's config is train's: its defaults, and the one setting changed.
-    assert TrainConfig.from_dict(run.config) == dataclasses.replace(DEFAULTS, epochs=20)
+    # The page's config is train's: its defaults, and the settings changed.
+    assert TrainConfig.from_dict(run.config) == dataclasses.replace(DEFAULTS, epochs=20,
+                                                                    ema=not DEFAULTS.ema)
 
     wait_for(lambda: runs.show(run.id).batch, what="the first batches")
     at.run()  # one run_every tick
