@@ -139,9 +139,10 @@ def head_curves_figure(frame: pd.DataFrame, *, head: str) -> go.Figure:
                 fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[key], mode="lines+markers",
                                          name=key, line={"dash": dash}), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1)
-    # Legend above the plots: below them it sits on the "epoch" axis titles.
-    fig.update_layout(height=320, margin={"t": 70, "b": 10},
-                      legend={"orientation": "h", "y": 1.18, "x": 0})
+    # Legend above the subplot titles (anchored by its bottom edge, clear of them): below
+    # the plots it sits on the "epoch" axis titles.
+    fig.update_layout(height=340, margin={"t": 90, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.14, "x": 0})
     return fig
 
 

@@ -95,3 +95,17 @@ def test_delete_asks_first_and_refuses_a_running_run(three_runs):
     at.button(key="runs_delete_yes").click().run()
     assert "cancel it" in at.error[0].value
     assert Path(going.run_dir).exists()
+
+
+def test_the_head_curves_legend_sits_above_the_subplot_titles_not_on_them():
+    import pandas as pd
+
+    frame = pd.DataFrame({"epoch": [1, 2], "gender_loss": [1.2, 0.8], "val_gender_loss": [1.0, 0.9],
+                          "gender_accuracy": [0.6, 0.8], "val_gender_accuracy": [0.6, 0.7]})
+    figure = runs_view.head_curves_figure(frame, head="gender")
+    titles = [a for a in figure.layout.annotations if a.text in ("Gender loss", "Gender accuracy")]
+    assert len(titles) == 2 and len(figure.data) == 4
+    # The titles stand on the plots' top edge (y = 1, anchored by their bottom); the legend
+    # starts a tenth of the plot height above it, clear of a title's line of text.
+    assert figure.layout.legend.yanchor == "bottom"
+    assert figure.layout.legend.y >= max(t.y for t in titles) + 0.1
