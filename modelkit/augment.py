@@ -7,8 +7,8 @@ resampling per image (``keras.ops.image.affine_transform``), where three chained
 Keras layers resampled the batch three times. The randomness is **stateless**: every
 batch's draws come from the seed it is handed, so the pipeline can augment several
 batches in parallel (``num_parallel_calls``) and a run's seed still fixes every image
-it sees. Stateful Keras layers forced one batch at a time, and that serial map is what
-held training at 128 px to half its speed (docs/BENCHMARKS.md).
+it sees. Stateful Keras layers forced one batch at a time. Alone, this augmenter runs
+about 4x faster than those layers (bench/bench_augment.py, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

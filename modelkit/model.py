@@ -22,9 +22,9 @@ import keras
 import tensorflow as tf
 
 from modelkit import labels
-from modelkit.config import BACKBONES
+from modelkit.config import BACKBONES, TrainConfig
 from modelkit.labels import MAX_AGE
-from modelkit.objectives import head_losses, head_metrics
+from modelkit.objectives import head_losses, head_metrics, loss_settings
 
 MIN_IMAGE_SIZE = {"small_cnn": 16, "mobilenet_v3_small": 32, "efficientnet_b0": 32,
                   "inception_resnet_v2": 75}
@@ -157,7 +157,6 @@ def build_single_task_model(
     image_size: int,
     race_classes: list[str],
     dropout: float = 0.3,
-    head_hidden: int = 0,
 ) -> keras.Model:
     """The same backbone with one head only: the baseline the shared model is measured
     against (bench/bench_shared_vs_single.py)."""
@@ -166,7 +165,7 @@ def build_single_task_model(
     _check_args(backbone, image_size, race_classes, "none")
     image = keras.Input((image_size, image_size, 3), name="image")
     features = _features(backbone, image, weights="none", dropout=dropout)
-    output = _head(features, name=head, units=_head_units(race_classes)[head], hidden=head_hidden)
+    output = _head(features, name=head, units=_head_units(race_classes)[head])
     return keras.Model(image, [output], name=f"single_{head}_{backbone}")
 
 
@@ -245,6 +244,19 @@ def compile_model(
                   loss_weights={h: weights[h] for h in heads},
                   metrics={h: metrics[h] for h in heads})
     return model
+
+
+def run_model(config: TrainConfig, *, race_classes: list[str], steps_per_epoch: int,
+              lr_scale: float = 1.0) -> keras.Model:
+    """The model a run's ``config`` describes, built and compiled: what both trainers
+    train (call it under the strategy's scope). The learning rate decays over the whole
+    run; ``lr_scale`` multiplies it (the multi-worker trainer's replicas)."""
+    model = build_model(backbone=config.backbone, image_size=config.image_size,
+                        race_classes=race_classes, weights=config.weights,
+                        head_hidden=config.head_hidden)
+    return compile_model(model, lr=config.lr * lr_scale, loss_weights=config.loss_weights,
+                         decay_steps=steps_per_epoch * config.epochs, ema=config.ema,
+                         **loss_settings(config))
 
 
 def ema_momentum(run_steps: int | None) -> float:

@@ -17,8 +17,7 @@ from them at once.
 
 Either way batches are cast to float32, augmented whole (in parallel, each batch
 with its own stateless seed) and prefetched, so the CPU prepares the next batches
-while the model trains on this one. Evaluation keeps the
-manifest's order.
+while the model trains on this one. Evaluation keeps the manifest's order.
 
 Example:
     >>> ds = make_dataset(manifest, split="train", image_size=64, batch_size=32,

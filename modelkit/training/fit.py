@@ -30,7 +30,6 @@ from pathlib import Path
 import keras
 
 from modelkit import model as modellib
-from modelkit import objectives
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -123,12 +122,8 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
     if not resume:
         shutil.rmtree(backup_dir, ignore_errors=True)
     with devices.scope():
-        model = modellib.build_model(backbone=config.backbone, image_size=config.image_size,
-                                     race_classes=data.race_classes, weights=config.weights,
-                                     head_hidden=config.head_hidden)
-        modellib.compile_model(model, lr=config.lr, loss_weights=config.loss_weights,
-                               decay_steps=data.steps_per_epoch * config.epochs,
-                               ema=config.ema, **objectives.loss_settings(config))
+        model = modellib.run_model(config, race_classes=data.race_classes,
+                                   steps_per_epoch=data.steps_per_epoch)
     fit_callbacks = [
         # First, so a later callback that fails at an epoch's end finds the epoch saved.
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from modelkit import labels, pipeline
 from modelkit import model as modellib
+from modelkit.augment import augment_batch
 from modelkit.balance import BalancePlan, split_part, training_plan
 from modelkit.config import TrainConfig
 from modelkit.data import load_dataset
@@ -115,10 +116,7 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
     plan = training_plan(manifest, balance=config.balance, target=config.target,
                          max_repeat=config.max_repeat, seed=config.seed)
     batch_size = batch_size or config.batch_size
-    augment = None
-    if config.augment:
-        from modelkit.augment import augment_batch
-        augment = augment_batch
+    augment = augment_batch if config.augment else None
 
     def pipeline_of(split: str, *, training: bool) -> tf.data.Dataset:
         ds = pipeline.make_dataset(

@@ -124,14 +124,9 @@ class _Worker:
         """Build, compile and restore the model; return the completed epochs."""
         config = self.config
         with self.devices.scope():
-            self.model = modellib.build_model(
-                backbone=config.backbone, image_size=config.image_size,
-                race_classes=self.data.race_classes, weights=config.weights,
-                head_hidden=config.head_hidden)
-            modellib.compile_model(self.model, lr=config.lr * self.replicas,
-                                   loss_weights=config.loss_weights, ema=config.ema,
-                                   decay_steps=self.data.steps_per_epoch * config.epochs,
-                                   **objectives.loss_settings(config))
+            self.model = modellib.run_model(config, race_classes=self.data.race_classes,
+                                            steps_per_epoch=self.data.steps_per_epoch,
+                                            lr_scale=self.replicas)
             self.model.optimizer.build(self.model.trainable_variables)
             self.epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.steps = DistributedSteps(self.model, strategy=self.devices,
