@@ -49,6 +49,12 @@ def test_a_link_opens_the_compare_page_preselected_and_readable(tmp_path, browse
         assert page.locator(".js-plotly-plot").count() >= 2  # the dumbbells and the gaps, at least
 
         pick(page, page.locator("[data-testid='stMain'] [data-testid='stSelectbox']"), "Groups of", "Age group")
+        # settle() alone may return before the rerun for the new grouping has started (CI
+        # saw the old chart detached under it): wait for the chart to show age groups.
+        page.wait_for_function(
+            """() => { const el = document.querySelector('.js-plotly-plot');
+                return !!el && Array.from(el.querySelectorAll('g.ytick text'))
+                    .some(t => t.textContent.startsWith('70+ (n=')); }""", timeout=TIMEOUT_MS)
         settle(page)
         chart = page.locator(".js-plotly-plot").first
         chart.scroll_into_view_if_needed()
