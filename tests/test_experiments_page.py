@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer, stop_all_runs
+from test_runs import fake_trainer_fixture
 
 from modelkit import paths, runs
 from modelkit.config import TrainConfig
@@ -24,12 +24,7 @@ PAGES = paths.REPO_ROOT / "pages"
 ASKED = {"source": "synthetic", "epochs": 1, "balance": "race", "seed": 7}
 
 
-@pytest.fixture
-def fake_trainer(monkeypatch):
-    shim = install_fake_trainer(monkeypatch)
-    monkeypatch.setenv("FAKE_BATCH_S", "0.02")
-    yield shim
-    stop_all_runs(timeout=60)
+fake_trainer = fake_trainer_fixture(0.02, stop_timeout=60)
 
 
 def page(name: str) -> AppTest:

@@ -52,6 +52,18 @@ def stop_all_runs(*, timeout: float) -> None:
         runs.wait(run.id, timeout=timeout)
 
 
+def fake_trainer_fixture(batch_s: float, *, stop_timeout: float):
+    """A ``fake_trainer`` fixture for a page's tests: the fake trainer with batches of
+    ``batch_s`` seconds, and after the test every run stopped (no process left)."""
+    @pytest.fixture
+    def fake_trainer(monkeypatch):
+        shim = install_fake_trainer(monkeypatch)
+        monkeypatch.setenv("FAKE_BATCH_S", str(batch_s))
+        yield shim
+        stop_all_runs(timeout=stop_timeout)
+    return fake_trainer
+
+
 @pytest.fixture
 def root(tmp_path):
     return tmp_path / "runs"

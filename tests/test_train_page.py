@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer, stop_all_runs, wait_for
+from test_runs import fake_trainer_fixture, wait_for
 
 from modelkit import paths, runs
 from modelkit.config import DEFAULTS, TrainConfig
@@ -22,12 +21,7 @@ from modelkit.config import DEFAULTS, TrainConfig
 PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
 
 
-@pytest.fixture
-def fake_trainer(monkeypatch):
-    shim = install_fake_trainer(monkeypatch)
-    monkeypatch.setenv("FAKE_BATCH_S", "0.3")
-    yield shim
-    stop_all_runs(timeout=30)
+fake_trainer = fake_trainer_fixture(0.3, stop_timeout=30)
 
 
 def page() -> AppTest:
