@@ -196,3 +196,33 @@ def test_restarted_workers_resume_from_the_chiefs_checkpoint(runs):
     assert epochs[-1]["loss"] < epochs[0]["loss"]  # continued, not restarted
     assert json.loads((run / "status.json").read_text())["epoch"] == EPOCHS + 1
     assert only_run_folder(runs_root) == run
+
+
+def test_validation_scores_the_averaged_weights_and_training_goes_on_with_its_own():
+    """The multi-worker loop validates inside ``averaged_weights``, as ``model.fit`` with
+    ``SwapEMAWeights``: inside, the model holds the optimizer's average; after, the
+    trained weights are back, unchanged."""
+    import keras
+    import numpy as np
+
+    from modelkit.training.multiworker.trainer import averaged_weights
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.1, use_ema=True, ema_momentum=0.5), loss="mse")
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    for batch in np.split(x, 8):  # train_on_batch: fit would end by writing the average in
+        model.train_on_batch(batch, batch.sum(axis=1, keepdims=True))
+    trained = [v.numpy().copy() for v in model.trainable_variables]
+    average = [v.numpy().copy() for v in model.optimizer._model_variables_moving_average]
+    assert not all(np.allclose(a, b) for a, b in zip(trained, average, strict=True))
+
+    with averaged_weights(model, enabled=True):
+        for var, expected in zip(model.trainable_variables, average, strict=True):
+            np.testing.assert_allclose(var.numpy(), expected, rtol=1e-6, atol=1e-6)
+    for var, expected in zip(model.trainable_variables, trained, strict=True):
+        np.testing.assert_allclose(var.numpy(), expected, rtol=1e-6, atol=1e-6)
+    now = [v.numpy().copy() for v in model.trainable_variables]
+    with averaged_weights(model, enabled=False):  # no EMA: nothing is swapped
+        for var, expected in zip(model.trainable_variables, now, strict=True):
+            np.testing.assert_array_equal(var.numpy(), expected)

@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -77,6 +78,24 @@ def train_multi_worker(config: TrainConfig, *, run_dir: str | os.PathLike, resum
     if status is not None:
         status.close(state=state)
     return run_dir
+
+
+@contextmanager
+def averaged_weights(model: keras.Model, *, enabled: bool):
+    """Inside, ``model`` holds its optimizer's weight average (EMA) instead of the
+    trained weights, which come back on exit: validation then scores the weights
+    that will be saved, as ``SwapEMAWeights`` makes ``model.fit`` do. The swap is
+    the callback's own, in place."""
+    if not enabled:
+        yield
+        return
+    swap = keras.callbacks.SwapEMAWeights()
+    swap.set_model(model)
+    swap.on_test_begin()
+    try:
+        yield
+    finally:
+        swap.on_test_end()
 
 
 class _Worker:
@@ -191,8 +210,9 @@ class _Worker:
         rate, logs = self._rate(steps, start), epoch_logs(totals, weights)
         if self.val_ds is not None:
             val = {}
-            for inputs in self.val_ds:
-                accumulate(val, self.steps.evaluate(inputs))
+            with averaged_weights(self.model, enabled=self.config.ema):
+                for inputs in self.val_ds:
+                    accumulate(val, self.steps.evaluate(inputs))
             logs |= {f"val_{k}": v for k, v in epoch_logs(val, weights).items()
                      if k != "images"}  # padded
         if self.task.is_chief:
