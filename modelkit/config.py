@@ -122,6 +122,8 @@ class TrainConfig:
     ema: bool = True
     # Units of each head's own hidden ReLU layer on the shared features (0: none).
     head_hidden: int = 0
+    # Dropout rate on the shared features, before the heads.
+    dropout: float = 0.3
     progress_every: int = 10
     # A corrections file (modelkit.curation.corrections): its decisions relabel or drop
     # images right after the dataset is loaded; config.json also records its sha256.
@@ -160,7 +162,8 @@ class TrainConfig:
         for name in ("align", "ema"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        for name, top in (("age_sigma", 50.0), ("age_l1", 10.0), ("label_smoothing", 0.5)):
+        for name, top in (("age_sigma", 50.0), ("age_l1", 10.0), ("label_smoothing", 0.5),
+                          ("dropout", 0.9)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
                 raise ValueError(f"{name} must be a number from 0 to {top:g}; got {value!r}")

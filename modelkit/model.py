@@ -253,7 +253,7 @@ def run_model(config: TrainConfig, *, race_classes: list[str], steps_per_epoch: 
     run; ``lr_scale`` multiplies it (the multi-worker trainer's replicas)."""
     model = build_model(backbone=config.backbone, image_size=config.image_size,
                         race_classes=race_classes, weights=config.weights,
-                        head_hidden=config.head_hidden)
+                        dropout=config.dropout, head_hidden=config.head_hidden)
     return compile_model(model, lr=config.lr * lr_scale, loss_weights=config.loss_weights,
                          decay_steps=steps_per_epoch * config.epochs, ema=config.ema,
                          **loss_settings(config))

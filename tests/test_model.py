@@ -47,6 +47,15 @@ def test_each_head_can_have_a_hidden_layer_of_its_own():
     assert model.output_names == ["gender", "race", "age"]
 
 
+def test_a_runs_config_sets_the_dropout_and_the_head_layers():
+    from modelkit.config import TrainConfig
+
+    config = TrainConfig(image_size=32, epochs=2, dropout=0.1, head_hidden=8)
+    model = M.run_model(config, race_classes=RACES, steps_per_epoch=5)
+    assert model.get_layer("dropout").rate == 0.1
+    assert model.get_layer("race_hidden").units == 8
+
+
 def test_shared_model_has_far_fewer_parameters_than_three_single_task_models(shared):
     singles = [M.build_single_task_model(h, backbone="small_cnn", image_size=32,
                                          race_classes=RACES) for h in labels.HEADS]

@@ -139,6 +139,7 @@ def test_the_config_file_holds_absolute_paths(root, fake_trainer, tmp_path, monk
     ({"label_smoothing": 0.9}, "label_smoothing must be a number from 0 to 0.5; got 0.9"),
     ({"age_l1": -1}, "age_l1 must be a number from 0 to 10"),
     ({"head_hidden": 1.5}, "head_hidden must be an integer from 0 to 4096"),
+    ({"dropout": 1.0}, "dropout must be a number from 0 to 0.9; got 1.0"),
 ])
 def test_a_bad_setting_is_refused_before_anything_is_queued(root, config, message):
     with pytest.raises(ValueError, match=message):

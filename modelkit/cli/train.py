@@ -76,6 +76,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         f"error in years to the age loss (default {D.age_l1:g})")
     parser.add_argument("--head-hidden", type=int, help="units of a hidden layer of each head's "
                         f"own on the shared features, 0 for none (default {D.head_hidden})")
+    parser.add_argument("--dropout", type=float, help="dropout rate on the shared features "
+                        f"(default {D.dropout:g})")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
                         help="keep an exponential moving average of the weights and save it "
                              f"(default {'on' if D.ema else 'off'})")
