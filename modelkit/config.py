@@ -90,8 +90,8 @@ class TrainConfig:
     """Everything a training run needs, and so everything ``config.json`` records.
 
     The defaults are the CPU recipe chosen on the validation split in docs/BENCHMARKS.md
-    section 3 (small_cnn with two convs in its middle stages, batch 32, 14 epochs, weight
-    averaging: about 15 minutes on 2 cores for the 8,000 UTKFace faces). ``balance``,
+    section 3 (batch 32, 18 epochs, weight averaging: about 13 minutes on 2 cores for the
+    8,000 UTKFace faces). ``balance``,
     ``target`` and ``max_repeat`` are the oversampling plan of the train split
     (``modelkit.balance``); the Dataset page previews exactly this plan.
     """
@@ -101,7 +101,7 @@ class TrainConfig:
     labels: str | None = None
     backbone: str = "small_cnn"
     image_size: int = 64
-    epochs: int = 14
+    epochs: int = 18
     batch_size: int = 32
     lr: float = 2e-3
     balance: str = "none"

@@ -28,10 +28,8 @@ from modelkit.objectives import head_losses, head_metrics, loss_settings
 
 MIN_IMAGE_SIZE = {"small_cnn": 16, "mobilenet_v3_small": 32, "efficientnet_b0": 32,
                   "inception_resnet_v2": 75}
-# (filters, conv layers) per stage of small_cnn; a 2x2 max pool between stages. The
-# second convs of stages 2 and 3 (docs/BENCHMARKS.md section 3) cost 1.4x the time
-# per epoch and bought gender, race and age on the validation split.
-SMALL_CNN_STAGES = ((32, 1), (64, 2), (128, 2), (256, 2))
+# (filters, conv layers) per stage of small_cnn; a 2x2 max pool between stages.
+SMALL_CNN_STAGES = ((32, 1), (64, 1), (128, 1), (256, 2))
 LAST_CONV_NAME = "backbone_last_conv"
 
 
