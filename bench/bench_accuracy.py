@@ -52,7 +52,8 @@ def train_one(args, seed: int) -> tuple[Path, float]:
     from modelkit.config import TrainConfig
     from modelkit.training.fit import train
 
-    config = TrainConfig(source="utkface", root=args.root, seed=seed, limit=args.limit)
+    config = TrainConfig(source="utkface", root=args.root, seed=seed, limit=args.limit,
+                         **({"backbone": args.backbone} if args.backbone else {}))
     if args.epochs:
         config.epochs = args.epochs
     run_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="bench-accuracy-")) / f"seed-{seed}"
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", default=None, help="where the seed-S run folders go")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=None, help="override (default: the CLI's)")
+    parser.add_argument("--backbone", default=None, help="override (default: the CLI's)")
     parser.add_argument("--limit", type=int, default=None, help="use N faces (a quick check)")
     parser.add_argument("--warm-cache", action="store_true",
                         help="reuse the image cache instead of a fresh one per run")

@@ -30,8 +30,9 @@ from modelkit.labels import HEADS
 SOURCES: tuple[str, ...] = ("synthetic", "utkface", "fairface", "imdbwiki", "csv")
 SOURCE_TITLES = {"synthetic": "Synthetic faces", "utkface": "UTKFace", "fairface": "FairFace",
                  "imdbwiki": "IMDB-WIKI", "csv": "CSV file"}
-BACKBONES: tuple[str, ...] = ("small_cnn", "mobilenet_v3_small", "efficientnet_b0",
-                              "inception_resnet_v2")
+# small_cnn_deep: small_cnn with a second conv in its middle stages, for a longer budget.
+BACKBONES: tuple[str, ...] = ("small_cnn", "small_cnn_deep", "mobilenet_v3_small",
+                              "efficientnet_b0", "inception_resnet_v2")
 # "none" trains on the split as it is; the others oversample to balance that attribute
 # ("joint": the age group × gender × race cells).
 BALANCE_MODES: tuple[str, ...] = ("none", "age_group", "gender", "race", "joint")

@@ -26,19 +26,22 @@ from modelkit.config import BACKBONES, TrainConfig
 from modelkit.labels import MAX_AGE
 from modelkit.objectives import head_losses, head_metrics, loss_settings
 
-MIN_IMAGE_SIZE = {"small_cnn": 16, "mobilenet_v3_small": 32, "efficientnet_b0": 32,
-                  "inception_resnet_v2": 75}
-# (filters, conv layers) per stage of small_cnn; a 2x2 max pool between stages.
-SMALL_CNN_STAGES = ((32, 1), (64, 1), (128, 1), (256, 2))
+MIN_IMAGE_SIZE = {"small_cnn": 16, "small_cnn_deep": 16, "mobilenet_v3_small": 32,
+                  "efficientnet_b0": 32, "inception_resnet_v2": 75}
+# The from-scratch conv stacks: (filters, conv layers) per stage, a 2x2 max pool between
+# stages. The deep one's second convs in stages 2 and 3 cost about 1.4x the time per
+# epoch on a CPU; at 18 epochs they bought accuracy on every head (docs/BENCHMARKS.md
+# section 3), at the 14 epochs that take small_cnn's 18 epochs' time, nothing.
+SMALL_CNN_STAGES = {"small_cnn": ((32, 1), (64, 1), (128, 1), (256, 2)),
+                    "small_cnn_deep": ((32, 1), (64, 2), (128, 2), (256, 2))}
 LAST_CONV_NAME = "backbone_last_conv"
 
 
 # --------------------------------------------------------------------------- backbones
-def _small_cnn(x, *, stages=None):
+def _small_cnn(x, *, stages):
     """A fast from-scratch conv stack: per stage 3x3 conv + batch norm + ReLU layers,
     then 2x2 max pooling (none after the last stage, whose activation is the Grad-CAM
     layer). Few convs at full resolution keep it quick on a CPU."""
-    stages = stages or SMALL_CNN_STAGES
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
     for stage, (width, depth) in enumerate(stages, start=1):
         for j in range(1, depth + 1):
@@ -73,8 +76,8 @@ def _application(backbone: str, x, *, weights):
 
 def _features(backbone: str, image, *, weights: str, dropout: float):
     """The shared feature vector: backbone -> global average pool -> dropout."""
-    if backbone == "small_cnn":
-        x = _small_cnn(image)
+    if backbone in SMALL_CNN_STAGES:
+        x = _small_cnn(image, stages=SMALL_CNN_STAGES[backbone])
     else:
         x = _application(backbone, image, weights="imagenet" if weights == "imagenet" else None)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
@@ -137,8 +140,8 @@ def build_model(
         FileNotFoundError: ``weights`` is neither a keyword nor an existing file.
     """
     _check_args(backbone, image_size, race_classes, weights)
-    if weights == "imagenet" and backbone == "small_cnn":
-        raise ValueError("small_cnn has no imagenet weights; use weights='none' or pick "
+    if weights == "imagenet" and backbone in SMALL_CNN_STAGES:
+        raise ValueError(f"{backbone} has no imagenet weights; use weights='none' or pick "
                          "mobilenet_v3_small / efficientnet_b0 / inception_resnet_v2")
     image = keras.Input((image_size, image_size, 3), name="image")
     features = _features(backbone, image, weights=weights, dropout=dropout)

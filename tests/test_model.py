@@ -56,6 +56,16 @@ def test_a_runs_config_sets_the_dropout_and_the_head_layers():
     assert model.get_layer("race_hidden").units == 8
 
 
+def test_the_deep_small_cnn_adds_a_conv_to_the_middle_stages_and_keeps_the_gradcam_layer(shared):
+    deep = M.build_model(backbone="small_cnn_deep", image_size=32, race_classes=RACES)
+    convs = {m: [layer.name for layer in m.layers if isinstance(layer, keras.layers.Conv2D)]
+             for m in (shared, deep)}
+    assert len(convs[shared]) == 5
+    assert sorted(set(convs[deep]) - set(convs[shared])) == ["stage2_conv2", "stage3_conv2"]
+    assert M.last_conv_layer_name(deep) == M.LAST_CONV_NAME
+    assert deep.output_names == shared.output_names
+
+
 def test_shared_model_has_far_fewer_parameters_than_three_single_task_models(shared):
     singles = [M.build_single_task_model(h, backbone="small_cnn", image_size=32,
                                          race_classes=RACES) for h in labels.HEADS]
@@ -68,6 +78,7 @@ def test_shared_model_has_far_fewer_parameters_than_three_single_task_models(sha
     ({"image_size": 40, "backbone": "inception_resnet_v2"}, "at least 75"),
     ({"race_classes": []}, "race_classes is empty"),
     ({"weights": "imagenet"}, "small_cnn has no imagenet weights"),
+    ({"weights": "imagenet", "backbone": "small_cnn_deep"}, "small_cnn_deep has no imagenet"),
     ({"weights": "/nope/model.keras"}, "weights file /nope/model.keras not found"),
 ])
 def test_bad_arguments_are_named(kwargs, error):
