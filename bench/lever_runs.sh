@@ -24,11 +24,11 @@ declare -A LEVERS=(
   [bs32-ema]="$OLD --batch-size 32 --ema"
   [bs32-ema-l1]="$OLD --batch-size 32 --ema --age-l1 0.1"
   [recipe]=""
-  # Third round, against the 18-epoch recipe of commit ff5f4b1 (its small_cnn had one
-  # conv in stages 2 and 3). drop01 ran at ff5f4b1; deep18 is today's small_cnn for 18
-  # epochs (it ran at ff5f4b1 with SMALL_CNN_STAGES edited to today's).
-  [drop01]="--epochs 18 --dropout 0.1"
-  [deep18]="--epochs 18"
+  # Third round, against "recipe". deep18 and deep14 ran as small_cnn at ff5f4b1 and
+  # d69bc15 with its stages edited to what small_cnn_deep is now.
+  [drop01]="--dropout 0.1"
+  [deep18]="--backbone small_cnn_deep"
+  [deep14]="--backbone small_cnn_deep --epochs 14"
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(default bs32 free3 bs32-hh256 bs32-ema bs32-ema-l1 recipe)
