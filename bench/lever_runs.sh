@@ -31,7 +31,7 @@ declare -A LEVERS=(
   [deep14]="--backbone small_cnn_deep --epochs 14"
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(default bs32 free3 bs32-hh256 bs32-ema bs32-ema-l1 recipe)
+[ ${#names[@]} -eq 0 ] && names=(default bs32 free3 bs32-hh256 bs32-ema bs32-ema-l1 recipe drop01 deep18 deep14)
 mkdir -p "$OUT"
 for name in "${names[@]}"; do
   flags=${LEVERS[$name]}

@@ -117,8 +117,8 @@ def build_model(
     image_size: int,
     race_classes: list[str],
     weights: str = "none",
-    dropout: float = 0.3,
-    head_hidden: int = 0,
+    dropout: float = TrainConfig.dropout,
+    head_hidden: int = TrainConfig.head_hidden,
 ) -> keras.Model:
     """The shared-backbone model: input ``image`` (S, S, 3) raw 0..255, outputs
     ``gender``, ``race``, ``age`` (softmaxes, in that order). Not compiled.
@@ -159,7 +159,7 @@ def build_single_task_model(
     backbone: str = "small_cnn",
     image_size: int,
     race_classes: list[str],
-    dropout: float = 0.3,
+    dropout: float = TrainConfig.dropout,
 ) -> keras.Model:
     """The same backbone with one head only: the baseline the shared model is measured
     against (bench/bench_shared_vs_single.py)."""
