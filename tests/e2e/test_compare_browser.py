@@ -38,6 +38,9 @@ def test_a_link_opens_the_compare_page_preselected_and_readable(tmp_path, browse
         page.goto(f"{url}/compare?baseline=a-base&runs=b-balanced,c-weighted", wait_until="domcontentloaded")
         settle(page)
         page.get_by_role("heading", name="By group").wait_for(timeout=TIMEOUT_MS)
+        # Plotly draws in the browser after the script has finished (its bundle loads
+        # lazily; CI once counted 0 charts under a finished script): wait for the second.
+        page.locator(".js-plotly-plot").nth(1).wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(ARTIFACTS / "compare_top.png"))
         assert page.locator("[data-testid='stException']").count() == 0
         sidebar = page.locator("[data-testid='stSidebar']")
