@@ -28,8 +28,14 @@ FIND_CHART = """(title) => Array.from(document.querySelectorAll('.js-plotly-plot
     el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]+>/g, '') === title)"""
 
 
+CHART_KINDS = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+               ".filter(el => el._fullData).map(el => el._fullData[0].type)")
+
+
 def chart_traces(page, title):
-    """name -> y values of the Plotly chart whose title is ``title``."""
+    """name -> y values of the Plotly chart whose title is ``title``, once it is drawn
+    (Plotly draws after the script has finished)."""
+    page.wait_for_function(f"(title) => !!({FIND_CHART})(title)", arg=title, timeout=TIMEOUT_MS)
     return page.evaluate(
         f"""(title) => {{
             const el = ({FIND_CHART})(title);
@@ -96,12 +102,10 @@ def test_train_evaluate_explain_a_tiny_run(dashboard, browser):
     # Evaluate: the run's confusion matrices and per-group charts.
     page.set_viewport_size({"width": 1400, "height": 1000})
     goto(page, dashboard, "evaluate")
-    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=TIMEOUT_MS)
-    heatmaps = page.evaluate(
-        "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => el._fullData[0].type === 'heatmap').length")
-    bars = page.evaluate(
-        "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => el._fullData[0].type === 'bar').length")
-    assert heatmaps >= 3 and bars >= 1
+    # Charts draw one by one after the script ends: wait for the kinds, not a count.
+    page.wait_for_function(f"""() => {{ const kinds = {CHART_KINDS};
+        return kinds.filter(k => k === 'heatmap').length >= 3 && kinds.includes('bar'); }}""",
+                           timeout=TIMEOUT_MS)
     shoot(page, "page_evaluate")
 
     # Explain: a saliency overlay for a face of the run's evaluation set.
