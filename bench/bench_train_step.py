@@ -1,0 +1,98 @@
+"""What one training step costs, per backbone, with and without XLA, on in-memory batches.
+
+    .venv/bin/python bench/bench_train_step.py --backbones small_cnn small_cnn_deep --xla both
+
+Each variant is the run's model (``model.build_model`` + ``compile_model``, EMA and the
+cosine schedule on, as ``train`` compiles it) fed one fixed random batch through
+``train_on_batch``, so input costs nothing. Variants are warmed up, then their passes
+are interleaved (the order rotates each pass) so a change in the machine's speed hits
+every variant alike. A pass times ``--steps`` steps one by one; the table gives the
+median step over all passes, the spread of the passes' medians, and images/s at the
+median. Whole runs (bench_accuracy.py) remain the measure of a recipe's wall clock.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def random_batch(size: int, batch_size: int, n_races: int, seed: int = 0):
+    """Pixels and targets of the shape and range the pipeline feeds the model."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (batch_size, size, size, 3)).astype("float32")
+    y = {"gender": rng.integers(0, 2, batch_size), "race": rng.integers(0, n_races, batch_size),
+         "age": np.stack([rng.integers(0, 90, batch_size), rng.integers(0, 9, batch_size)],
+                         axis=-1).astype("float32")}
+    return x, y
+
+
+def compiled(backbone: str, *, size: int, xla: bool, races: list[str]):
+    from modelkit.config import DEFAULTS
+    from modelkit.model import build_model, compile_model
+
+    model = build_model(backbone=backbone, image_size=size, race_classes=races)
+    compile_model(model, lr=DEFAULTS.lr, decay_steps=10_000, ema=DEFAULTS.ema)
+    model.jit_compile = xla  # "auto" means off on a CPU-only machine
+    return model
+
+
+def step_ms(model, batch, steps: int) -> list[float]:
+    out = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(*batch)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backbones", nargs="+", default=["small_cnn", "small_cnn_deep"])
+    parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per pass")
+    parser.add_argument("--passes", type=int, default=5)
+    args = parser.parse_args()
+
+    from modelkit import labels
+
+    races = list(labels.UTKFACE_RACES)
+    batch = random_batch(args.image_size, args.batch_size, len(races))
+    xlas = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    print(f"# load before: {os.getloadavg()}, {os.cpu_count()} cores, "
+          f"{args.image_size} px, batch {args.batch_size}")
+    variants = {}
+    for backbone in args.backbones:
+        for xla in xlas:
+            model = compiled(backbone, size=args.image_size, xla=xla, races=races)
+            step_ms(model, batch, 3)  # traces (and compiles) the step
+            variants[(backbone, xla)] = (model, [], [])
+    keys = list(variants)
+    for p in range(args.passes):
+        for key in keys[p % len(keys):] + keys[:p % len(keys)]:
+            _, steps, medians = variants[key]
+            times = step_ms(variants[key][0], batch, args.steps)
+            steps.extend(times)
+            medians.append(statistics.median(times))
+    print(f"# load after: {os.getloadavg()}")
+    print("| backbone | XLA | parameters | median ms / step | pass medians, min–max | images/s |")
+    print("|---|---|---|---|---|---|")
+    for (backbone, xla), (model, steps, medians) in variants.items():
+        median = statistics.median(steps)
+        print(f"| {backbone} | {'on' if xla else 'off'} | {model.count_params():,} | {median:.0f} | "
+              f"{min(medians):.0f}–{max(medians):.0f} | {args.batch_size / median * 1000:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
