@@ -15,7 +15,7 @@ from PIL import Image
 from modelkit import labels
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
-from modelkit.training import artifacts
+from modelkit.training import artifacts, strategy
 from modelkit.training.fit import train
 
 pytestmark = pytest.mark.slow
@@ -224,3 +224,32 @@ def test_heartbeat_keeps_beating_during_a_long_step(data, tmp_path):
 
     train(config(), run_dir=tmp_path / "run", dataset=data, callbacks=[SlowStep()], verbose=0)
     assert len(seen) >= 3  # at least one beat a second
+
+
+def test_the_gpu_s_mixed_precision_trains_saves_and_reloads(data, tmp_path, monkeypatch):
+    """A GPU run trains under mixed float16 (Keras wraps Adam in a loss-scale optimizer)
+    with the weight average on: forced here on the CPU, since no test gets a GPU. The run
+    finishes with finite losses, its softmaxes stay float32, and model.keras reloads in
+    a float32 process and predicts what the run wrote."""
+    def mixed() -> bool:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        return True
+
+    monkeypatch.setattr(strategy, "set_precision_policy", mixed)
+    try:
+        run = train(config(epochs=2, ema=True), run_dir=tmp_path / "mixed", dataset=data,
+                    verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert status(run)["state"] == "finished", status(run)["error"]
+    epochs, _ = epoch_lines(run)
+    assert all(np.isfinite(e["loss"]) and np.isfinite(e["val_loss"]) for e in epochs)
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.get_layer("gender").compute_dtype == "float32"
+    frame = pd.read_parquet(run / "predictions.parquet").head(4)
+    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 32)), "float32")
+                       for p in frame["path"]])
+    outputs = model.predict(images, verbose=0)
+    assert all(out.dtype == np.float32 for out in outputs)
+    np.testing.assert_allclose(outputs[0], frame[[f"prob_gender_{g}" for g in labels.GENDERS]],
+                               atol=1e-2)  # float16 convolutions
