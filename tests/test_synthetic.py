@@ -11,7 +11,8 @@ from PIL import Image
 
 from modelkit import labels
 from modelkit.data import load_dataset, synthetic_root
-from modelkit.data.synthetic import default_n, draw_face, generate_synthetic, sample_labels
+from modelkit.data.synthetic import default_n, generate_synthetic, sample_labels
+from modelkit.data.synthetic_faces import draw_face
 from modelkit.paths import cache_dir
 
 
