@@ -16,6 +16,7 @@ import streamlit as st
 
 from modelkit.config import TrainConfig
 from modelkit.curation import corrections as cx
+from modelkit.curation.apply import CorrectionReport, apply_corrections
 from modelkit.data.manifest import Dataset
 
 
@@ -71,10 +72,10 @@ def dataset_toggle_ui(config: TrainConfig) -> TrainConfig:
 def corrected(_dataset: Dataset, dataset_key: tuple, file: str, stamp: tuple | None):
     """``apply_corrections`` on the cached dataset (``dataset_key`` names it for the
     cache, ``stamp`` is the file's mtime and size)."""
-    return cx.apply_corrections(_dataset, file=file)
+    return apply_corrections(_dataset, file=file)
 
 
-def summary_ui(report: cx.CorrectionReport | None) -> None:
+def summary_ui(report: CorrectionReport | None) -> None:
     if report is not None:
         st.info(f"Label decisions applied: {report.summary()}.", icon=":material/fact_check:")
 

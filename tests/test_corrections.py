@@ -15,6 +15,7 @@ import pytest
 
 from modelkit import labels
 from modelkit.curation import corrections as cx
+from modelkit.curation.apply import apply_corrections
 from modelkit.data import load_dataset
 
 UTKFACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface_sample"
@@ -155,7 +156,7 @@ def test_applying_relabels_drops_and_ignores_missing_images(tmp_path, faces):
     record(file, third.path, "race", "exclude", root=faces.root)
     record(file, fourth.path, "race", "keep", root=faces.root)
     record(file, "gone/1_0_0_20170101000000000.jpg.chip.jpg", "gender", "set", "male")
-    corrected, report = cx.apply_corrections(faces, file=file)
+    corrected, report = apply_corrections(faces, file=file)
 
     assert (report.relabelled, report.excluded, report.kept) == (2, 1, 1)
     assert report.missing == ["gone/1_0_0_20170101000000000.jpg.chip.jpg"]
@@ -175,7 +176,7 @@ def test_an_age_group_the_years_contradict_clears_the_years(tmp_path, faces):
     group = "70+" if row.age_group != "70+" else "0-2"
     file = tmp_path / "c.jsonl"
     record(file, row.path, "age_group", "set", group, root=faces.root)
-    fixed = cx.apply_corrections(faces, file=file)[0].manifest.set_index("path").loc[row.path]
+    fixed = apply_corrections(faces, file=file)[0].manifest.set_index("path").loc[row.path]
     assert fixed.age_group == group and np.isnan(fixed.age)
 
 
@@ -185,9 +186,9 @@ def test_a_hand_edited_bad_value_is_refused_when_applied(tmp_path, faces):
     file.write_text(json.dumps({"path": path, "attribute": "race", "action": "set",
                                 "value": "Martian", "time": 0}) + "\n")
     with pytest.raises(ValueError, match=f"{path}.*White, Black, Asian, Indian, Others"):
-        cx.apply_corrections(faces, file=file)
+        apply_corrections(faces, file=file)
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path, faces):
     with pytest.raises(FileNotFoundError, match="corrections file .* not found"):
-        cx.apply_corrections(faces, file=tmp_path / "nope.jsonl")
+        apply_corrections(faces, file=tmp_path / "nope.jsonl")

@@ -163,10 +163,11 @@ def run_review(args: argparse.Namespace) -> int:
 
 def run_decisions(args: argparse.Namespace) -> int:
     from modelkit.curation import corrections
+    from modelkit.curation.apply import apply_corrections
 
     dataset, file = _dataset_and_file(args)
     standing = corrections.latest_decisions(corrections.read_decisions(file))
-    _, report = corrections.apply_corrections(dataset, file=file) if file.is_file() else (None, None)
+    _, report = apply_corrections(dataset, file=file) if file.is_file() else (None, None)
     rows = [d.to_dict() for d in standing.values()]
     if args.json:
         print(json.dumps({"file": str(file), "decisions": rows,

@@ -9,8 +9,10 @@ One concept per module:
 - :mod:`~modelkit.curation.ranking`: a run's ranking, in the foreground or as a
   background process, saved as ``<run>/suspects.parquet``;
 - :mod:`~modelkit.curation.corrections`: the append-only corrections file of a
-  dataset (latest decision wins, undo is a row too) and ``apply_corrections``, which
-  ``train --corrections``, the Dataset page and the Review page share.
+  dataset (latest decision wins, undo is a row too);
+- :mod:`~modelkit.curation.apply`: ``apply_corrections``, the file's standing decisions
+  applied to a dataset, which ``train --corrections``, the Dataset page and the Review
+  page share.
 
 Nothing here imports TensorFlow until an embedding is computed.
 

@@ -18,15 +18,14 @@ any other file can be named instead (next to the data, say). Each line::
 The file is append-only: the latest decision per (path, attribute), in file order,
 wins, and nothing is lost. Writers take an exclusive ``fcntl.flock`` and append each
 line with one ``write`` on an ``O_APPEND`` descriptor, so two writers at once (two
-browser tabs) each add their row and the later one wins. ``apply_corrections`` turns
-the latest decisions into a corrected ``Dataset`` (relabelled, excluded images dropped).
+browser tabs) each add their row and the later one wins.
+``modelkit.curation.apply`` turns the latest decisions into a corrected ``Dataset``.
 
 Example::
 
     file = corrections_path(source="utkface", root="../shared/data/utkface_sample")
     record_decision(file, root=root, path=p, attribute="age", action="set", value=34)
-    dataset, report = apply_corrections(load_dataset("utkface", root=root), file=file)
-    report.relabelled, report.excluded, report.missing
+    latest_decisions(read_decisions(file))[(p, "age")].value  # 34
 """
 
 from __future__ import annotations
@@ -37,14 +36,12 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from modelkit import labels, paths
-from modelkit.data.manifest import Dataset
 
 try:  # POSIX; elsewhere appends stay single O_APPEND writes without the lock
     import fcntl
@@ -74,27 +71,6 @@ class Decision:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class CorrectionReport:
-    """What applying a corrections file did to a dataset."""
-
-    file: str
-    sha256: str
-    decisions: int = 0  # (path, attribute) pairs with a standing decision
-    relabelled: int = 0  # images with at least one label changed
-    excluded: int = 0  # images dropped
-    kept: int = 0  # (path, attribute) pairs confirmed as right
-    missing: list[str] = field(default_factory=list)  # decided paths not in the dataset
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        text = f"{self.relabelled:,} relabelled, {self.excluded:,} excluded"
-        return text + (f" ({len(self.missing):,} decisions name images not in this dataset: "
-                       "ignored)" if self.missing else "")
 
 
 # ------------------------------------------------------------------------ where it lives
@@ -288,69 +264,3 @@ def latest_decisions(decisions: list[Decision]) -> dict[tuple[str, str], Decisio
 
 def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# ------------------------------------------------------------------------------- apply
-def apply_corrections(dataset: Dataset, *, file: str | os.PathLike) -> tuple[Dataset, CorrectionReport]:
-    """The dataset with ``file``'s standing decisions applied, and what changed.
-
-    ``set`` relabels (an age in years also sets its age group; an age group that the
-    known age contradicts clears the years, so training uses the group alone);
-    ``exclude`` drops the image; ``keep`` changes nothing. Decisions naming images not
-    in the dataset are listed in ``report.missing`` and ignored.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: a malformed line, or a value outside the dataset's vocabulary
-            (the message names the line's image and the allowed values).
-    """
-    file = Path(file)
-    if not file.is_file():
-        raise FileNotFoundError(f"corrections file {file} not found; pass the file the Review "
-                                "page or `labels review` wrote, or drop --corrections")
-    data = read_bytes(file)
-    standing = latest_decisions(parse_decisions(data, name=str(file)))
-    report = CorrectionReport(file=str(file.resolve()), sha256=file_sha256(data))
-    manifest = dataset.manifest.reset_index(drop=True).copy()
-    keys = [relative_path(p, root=dataset.root) for p in manifest["path"].astype(str)]
-    row_of = {key: i for i, key in enumerate(keys)}
-    changed, dropped = set(), set()
-    for (path, attribute), decision in standing.items():
-        report.decisions += 1
-        row = row_of.get(path)
-        if row is None:
-            report.missing.append(path)
-            continue
-        if decision.action == "keep":
-            report.kept += 1
-        elif decision.action == "exclude":
-            dropped.add(row)
-        elif _relabel(manifest, row, attribute, decision, dataset=dataset, name=str(file)):
-            changed.add(row)
-    report.missing = sorted(set(report.missing))
-    report.excluded = len(dropped)
-    report.relabelled = len(changed - dropped)
-    kept_rows = manifest.drop(index=sorted(dropped)).reset_index(drop=True)
-    return replace(dataset, manifest=kept_rows), report
-
-
-def _relabel(manifest: pd.DataFrame, row: int, attribute: str, decision: Decision, *,
-             dataset: Dataset, name: str) -> bool:
-    """Set one label in place; True when it changed."""
-    try:
-        value = check_value(attribute, decision.value, race_classes=dataset.race_classes)
-    except ValueError as exc:
-        raise ValueError(f"{name}: the decision on {decision.path} ({attribute}): {exc}") from None
-    before = manifest.loc[row, ["age", "age_group", "gender", "race"]].to_dict()
-    if attribute == "age":
-        manifest.loc[row, "age"] = value
-        manifest.loc[row, "age_group"] = labels.age_to_group([value])[0]
-    elif attribute == "age_group":
-        manifest.loc[row, "age_group"] = value
-        age = manifest.loc[row, "age"]
-        if pd.notna(age) and labels.age_to_group([age])[0] != value:
-            manifest.loc[row, "age"] = np.nan
-    else:
-        manifest.loc[row, attribute] = value
-    after = manifest.loc[row, ["age", "age_group", "gender", "race"]].to_dict()
-    return any(not (pd.isna(before[k]) and pd.isna(after[k])) and before[k] != after[k] for k in before)

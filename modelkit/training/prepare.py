@@ -48,7 +48,7 @@ class PreparedData:
     batch_size: int
     steps_per_epoch: int
     images_per_epoch: int
-    corrections: object = None  # modelkit.curation.corrections.CorrectionReport, if applied
+    corrections: object = None  # modelkit.curation.apply.CorrectionReport, if applied
 
     @property
     def race_classes(self) -> list[str]:
@@ -140,7 +140,7 @@ def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,
 def _corrected(data: Dataset, file: str):
     """The label decisions of ``file`` applied (modelkit.curation); names of images it
     lists that the dataset lacks are printed and ignored."""
-    from modelkit.curation.corrections import apply_corrections
+    from modelkit.curation.apply import apply_corrections
 
     data, report = apply_corrections(data, file=file)
     print(f"corrections {file}: {report.summary()}", file=sys.stderr)
