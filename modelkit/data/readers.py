@@ -16,7 +16,6 @@ reason and keep the rest.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,13 +26,12 @@ from modelkit import labels as vocab  # ``labels`` is a parameter name in every 
 from modelkit.config import SOURCES
 from modelkit.data.images import scan_images
 from modelkit.data.imdbwiki import read_imdbwiki
+from modelkit.data.label_tables import FAIRFACE_AGES, map_column, parse_ages, read_table, require_columns
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest
 from modelkit.data.raw import RawSource, existing_dir
 from modelkit.data.synthetic import synthetic_root
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-# FairFace's age ranges are our age groups, except its top one.
-FAIRFACE_AGES = {**{g: g for g in vocab.AGE_GROUPS}, "more than 70": "70+"}
 FAIRFACE_CSVS = {"train": "fairface_label_train.csv", "val": "fairface_label_val.csv"}
 
 
@@ -173,11 +171,11 @@ def read_fairface(*, root=None, labels=None) -> RawSource:
 
 
 def _read_fairface_csv(csv: Path, *, folder: Path, split: str) -> pd.DataFrame:
-    table = _read_table(csv, source="fairface")
-    _require_columns(table, ("file", "age", "gender", "race"), csv)
-    age_group = _map_column(table, "age", FAIRFACE_AGES, csv)
-    gender = _map_column(table, "gender", {"Male": "male", "Female": "female"}, csv)
-    race = _map_column(table, "race", {r: r for r in vocab.FAIRFACE_RACES}, csv)
+    table = read_table(csv, source="fairface")
+    require_columns(table, ("file", "age", "gender", "race"), csv)
+    age_group = map_column(table, "age", FAIRFACE_AGES, csv)
+    gender = map_column(table, "gender", {"Male": "male", "Female": "female"}, csv)
+    race = map_column(table, "race", {r: r for r in vocab.FAIRFACE_RACES}, csv)
     return pd.DataFrame({
         "path": [str(folder / f) for f in table["file"].astype(str)],
         "age_group": age_group, "gender": gender, "race": race, "split": split,
@@ -212,31 +210,31 @@ def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = N
         if not csv.is_file():
             raise ValueError(f"csv: label file {str(csv)!r} is not a file")
         folder = existing_dir(root, source="csv") if root is not None else csv.parent.resolve()
-    table = _read_table(csv, source="csv")
+    table = read_table(csv, source="csv")
     table.columns = [str(c).strip().lower() for c in table.columns]
-    _require_columns(table, ("path",), csv, optional=("age", "age_group", "gender", "race", "split"))
+    require_columns(table, ("path",), csv, optional=("age", "age_group", "gender", "race", "split"))
     blank = table["path"].isna().to_numpy().nonzero()[0]
     if len(blank):
         raise ValueError(f"{str(csv)!r} row {blank[0] + 2}, column 'path': empty "
                          f"({len(blank)} row(s) in all); expected an image file name")
     frame = pd.DataFrame({"path": [str(folder / p.strip()) for p in table["path"]]})
     if "age" in table:
-        frame["age"], from_age = _parse_ages(table["age"], csv)
+        frame["age"], from_age = parse_ages(table["age"], csv)
         frame["age_group"] = from_age
     if "age_group" in table:
-        groups = _map_column(table, "age_group", FAIRFACE_AGES, csv)
+        groups = map_column(table, "age_group", FAIRFACE_AGES, csv)
         frame["age_group"] = groups if "age_group" not in frame else \
             np.where(pd.isna(frame["age_group"]), groups, frame["age_group"])
     lower = lambda v: v.strip().lower()  # noqa: E731
     if "gender" in table:
-        frame["gender"] = _map_column(table, "gender", {g: g for g in vocab.GENDERS}, csv, key=lower)
+        frame["gender"] = map_column(table, "gender", {g: g for g in vocab.GENDERS}, csv, key=lower)
     classes = tuple(race_classes or ())
     if "race" in table:
         present = sorted({str(v).strip() for v in table["race"].dropna()} - {""})
         classes = tuple(race_classes) if race_classes is not None else tuple(present)
-        frame["race"] = _map_column(table, "race", {r: r for r in classes}, csv)
+        frame["race"] = map_column(table, "race", {r: r for r in classes}, csv)
     if "split" in table:
-        frame["split"] = _map_column(table, "split", {s: s for s in vocab.SPLITS}, csv, key=lower)
+        frame["split"] = map_column(table, "split", {s: s for s in vocab.SPLITS}, csv, key=lower)
     return RawSource(frame, classes, folder)
 
 
@@ -253,70 +251,6 @@ def read_synthetic(*, root=None, labels=None) -> RawSource:
                     race_classes=tuple(vocab.SYNTHETIC_RACES))
 
 
-def _read_table(csv: Path, *, source: str) -> pd.DataFrame:
-    try:
-        with warnings.catch_warnings():
-            # A row longer than the header is an error, not data silently shifted or lost.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""],
-                               skipinitialspace=True, index_col=False)
-    except pd.errors.EmptyDataError as err:
-        raise ValueError(f"{source}: {str(csv)!r} is empty; expected a header row") from err
-    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{source}: cannot parse {str(csv)!r} as CSV: {first}") from err
-
-
-def _require_columns(table: pd.DataFrame, required: tuple[str, ...], csv: Path,
-                     optional: tuple[str, ...] = ()) -> None:
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{str(csv)!r} has no {', '.join(repr(c) for c in missing)} column "
-            f"(columns: {', '.join(map(str, table.columns))}); expected {', '.join(required)}"
-            + (f" and any of {', '.join(optional)}" if optional else "")
-        )
-
-
-def _map_column(table: pd.DataFrame, column: str, mapping: dict, csv: Path, *,
-                key: Callable[[str], str] = str.strip) -> np.ndarray:
-    """Map a column's values through ``mapping`` after ``key`` (empty stays None); the
-    first value not in it raises ValueError naming the CSV row (as a spreadsheet
-    numbers it) and the value as written."""
-    values = table[column].astype(object).where(table[column].notna(), None)
-    values = values.where(values.map(lambda v: v is None or str(v).strip() != ""), None)
-    mapped = values.map(lambda v: None if v is None else mapping.get(key(str(v)), _UNKNOWN))
-    bad = mapped.index[mapped.map(lambda v: v is _UNKNOWN)]
-    if len(bad):
-        row = table.index.get_loc(bad[0]) + 2  # +1 header, +1 one-based
-        raise ValueError(
-            f"{str(csv)!r} row {row}, column {column!r}: unknown value {values[bad[0]]!r} "
-            f"({len(bad)} row(s) in all); expected one of {sorted(set(mapping))}"
-        )
-    return mapped.to_numpy(dtype=object)
-
-
-def _parse_ages(values: pd.Series, csv: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Split an age column into years (numbers) and age groups (range strings)."""
-    text = values.astype("string").str.strip()
-    years = pd.to_numeric(text, errors="coerce")
-    is_group = text.notna() & (text != "") & years.isna()
-    try:
-        groups = _map_column(pd.DataFrame({"age": values.where(is_group, None)}), "age",
-                             FAIRFACE_AGES, csv)
-    except ValueError as err:
-        raise ValueError(f"{err}, or an age in years") from None
-    out_of_range = years.notna() & ((years < 0) | (years > 120))
-    if out_of_range.any():
-        i = out_of_range.to_numpy().nonzero()[0][0]
-        raise ValueError(
-            f"{str(csv)!r} row {i + 2}, column 'age': {text.iloc[i]!r} is not an age in years "
-            "(0..120) or an age group such as '20-29' or '70+'"
-        )
-    return years.to_numpy(dtype=float, na_value=np.nan), groups
-
-
-_UNKNOWN = object()
 
 _READERS: dict[str, Callable[..., RawSource]] = {
     "synthetic": read_synthetic,
