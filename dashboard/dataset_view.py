@@ -1,4 +1,4 @@
-"""Dataset page helpers: the sidebar's widget groups, cached loaders, the figures.
+"""Dataset page helpers: the sidebar's widget groups, cached loaders, the sections.
 
 The page shows what training will see. Its before/after bars are the **train split**
 and **one training epoch** of it under the plan: ``modelkit.balance.training_plan``,
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import corrections_view
-from dashboard.titles import AFTER_COLOR, ATTRIBUTE_TITLES, BALANCE_TITLES, BEFORE_COLOR, SOURCE_TITLES
+from dashboard.dataset_figures import AFTER, BEFORE, before_after_figure, heatmap_figure
+from dashboard.titles import ATTRIBUTE_TITLES, BALANCE_TITLES, SOURCE_TITLES
 from modelkit import config as cfg
 from modelkit import labels
 from modelkit.balance import TRAIN_SPLIT, epoch_counts, split_part, training_plan
@@ -30,7 +29,6 @@ from modelkit.data.manifest import Dataset, counts
 from modelkit.paths import data_roots, is_under_data_root
 
 D = cfg.DEFAULTS
-BEFORE, AFTER = "before", "after plan"  # the train split as it is; one epoch under the plan
 A_NUMBER = "a number"
 PLACEHOLDERS = {"utkface": "e.g. ../shared/data/utkface_sample",
                 "fairface": "e.g. ../shared/data/fairface_sample"}
@@ -226,46 +224,7 @@ def skipped_ui(dataset: Dataset) -> None:
         st.dataframe(skipped_table(dataset), width="stretch", hide_index=True)
 
 
-# ------------------------------------------------------------------------------- figures
-def before_after_figure(table: pd.DataFrame, *, attribute: str, measure: str) -> go.Figure:
-    """Grouped bars, before vs after, one pair per value; "not labelled" kept visible."""
-    fig = px.bar(
-        table, x="value", y=measure, color="stage", barmode="group",
-        color_discrete_map={BEFORE: BEFORE_COLOR, AFTER: AFTER_COLOR},
-        category_orders={"value": list(dict.fromkeys(table["value"]))},
-        text="images" if measure == "images" else table["share"].map("{:.0%}".format),
-        labels={"value": ATTRIBUTE_TITLES[attribute], "images": "images per epoch",
-                "share": "share of the epoch"},
-        title=ATTRIBUTE_TITLES[attribute],
-    )
-    # Numbers on the bars only where they fit; the nine age groups rely on hover.
-    if table["value"].nunique() <= 7:
-        fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=11)
-    else:
-        fig.update_traces(text=None)
-    if measure == "share":
-        fig.update_yaxes(tickformat=".0%")
-    fig.update_layout(legend_title_text="", legend=dict(orientation="h", y=-0.25),
-                      margin=dict(t=50, b=10, l=10, r=10), height=380)
-    return fig
-
-
-def heatmap_figure(manifest: pd.DataFrame, *, rows: str, columns: str) -> go.Figure:
-    """Images per cell of two attributes (e.g. age group × race), counts written in."""
-    frame = manifest[[rows, columns]].copy()
-    for column in (rows, columns):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), labels.NOT_LABELLED)
-    table = pd.crosstab(frame[rows], frame[columns])
-    order_r = [v for v in [*manifest[rows].cat.categories, labels.NOT_LABELLED] if v in table.index]
-    order_c = [v for v in [*manifest[columns].cat.categories, labels.NOT_LABELLED] if v in table.columns]
-    table = table.reindex(index=order_r, columns=order_c, fill_value=0)
-    fig = px.imshow(table, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                    labels={"x": ATTRIBUTE_TITLES[columns], "y": ATTRIBUTE_TITLES[rows],
-                            "color": "images"})
-    fig.update_layout(margin=dict(t=30, b=10, l=10, r=10), height=420)
-    return fig
-
-
+# ------------------------------------------------------------------------ examples
 def example_rows(manifest: pd.DataFrame, *, n: int, seed: int) -> pd.DataFrame:
     """A few faces spread over age groups, for the example grid."""
     if manifest.empty:
