@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_train_step.py --backbones small_cnn small_cnn_deep --xla both
 
-Each variant is the run's model (``model.build_model`` + ``compile_model``, EMA and the
-cosine schedule on, as ``train`` compiles it) fed one fixed random batch through
+Each variant is the run's model (``model.run_model`` of ``train``'s defaults: EMA,
+the cosine schedule, dropout) fed one fixed random batch through
 ``train_on_batch``, so input costs nothing. Variants are warmed up, then their passes
 are interleaved (the order rotates each pass) so a change in the machine's speed hits
 every variant alike. A pass times ``--steps`` steps one by one; the table gives the
@@ -28,20 +28,23 @@ import numpy as np
 
 def random_batch(size: int, batch_size: int, n_races: int, seed: int = 0):
     """Pixels and targets of the shape and range the pipeline feeds the model."""
+    from modelkit.model import model_targets
+
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (batch_size, size, size, 3)).astype("float32")
-    y = {"gender": rng.integers(0, 2, batch_size), "race": rng.integers(0, n_races, batch_size),
-         "age": np.stack([rng.integers(0, 90, batch_size), rng.integers(0, 9, batch_size)],
-                         axis=-1).astype("float32")}
-    return x, y
+    targets = {"gender": rng.integers(0, 2, batch_size), "race": rng.integers(0, n_races, batch_size),
+               "age": rng.integers(0, 90, batch_size), "age_group": rng.integers(0, 9, batch_size)}
+    return x, {k: np.asarray(v) for k, v in model_targets(targets).items()}
 
 
 def compiled(backbone: str, *, size: int, xla: bool, races: list[str]):
-    from modelkit.config import DEFAULTS
-    from modelkit.model import build_model, compile_model
+    """The model ``train`` builds and compiles for this backbone and size (its defaults
+    otherwise), with XLA on or off."""
+    from modelkit.config import TrainConfig
+    from modelkit.model import run_model
 
-    model = build_model(backbone=backbone, image_size=size, race_classes=races)
-    compile_model(model, lr=DEFAULTS.lr, decay_steps=10_000, ema=DEFAULTS.ema)
+    model = run_model(TrainConfig(backbone=backbone, image_size=size), race_classes=races,
+                      steps_per_epoch=1_000)
     model.jit_compile = xla  # "auto" means off on a CPU-only machine
     return model
 
@@ -81,8 +84,8 @@ def main() -> None:
     keys = list(variants)
     for p in range(args.passes):
         for key in keys[p % len(keys):] + keys[:p % len(keys)]:
-            _, steps, medians = variants[key]
-            times = step_ms(variants[key][0], batch, args.steps)
+            model, steps, medians = variants[key]
+            times = step_ms(model, batch, args.steps)
             steps.extend(times)
             medians.append(statistics.median(times))
     print(f"# load after: {os.getloadavg()}")

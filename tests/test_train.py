@@ -116,11 +116,17 @@ def test_predictions_cover_val_and_test_with_contract_columns(finished_run, data
     assert not frame["age_true_is_midpoint"].any()
 
 
-def test_saved_model_reloads_and_predicts_what_the_run_predicted(finished_run):
-    model = keras.saving.load_model(finished_run / "model.keras")
-    frame = pd.read_parquet(finished_run / "predictions.parquet").head(4)
+def first_predictions(run_dir, n: int = 4):
+    """The run's first ``n`` prediction rows and their images, as the model is fed them."""
+    frame = pd.read_parquet(run_dir / "predictions.parquet").head(n)
     images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 32)), "float32")
                        for p in frame["path"]])
+    return frame, images
+
+
+def test_saved_model_reloads_and_predicts_what_the_run_predicted(finished_run):
+    model = keras.saving.load_model(finished_run / "model.keras")
+    frame, images = first_predictions(finished_run)
     gender = model.predict(images, verbose=0)[0]
     np.testing.assert_allclose(gender, frame[[f"prob_gender_{g}" for g in labels.GENDERS]],
                                atol=1e-3)
@@ -246,9 +252,7 @@ def test_the_gpu_s_mixed_precision_trains_saves_and_reloads(data, tmp_path, monk
     assert all(np.isfinite(e["loss"]) and np.isfinite(e["val_loss"]) for e in epochs)
     model = keras.saving.load_model(run / "model.keras")
     assert model.get_layer("gender").compute_dtype == "float32"
-    frame = pd.read_parquet(run / "predictions.parquet").head(4)
-    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((32, 32)), "float32")
-                       for p in frame["path"]])
+    frame, images = first_predictions(run)
     outputs = model.predict(images, verbose=0)
     assert all(out.dtype == np.float32 for out in outputs)
     np.testing.assert_allclose(outputs[0], frame[[f"prob_gender_{g}" for g in labels.GENDERS]],
