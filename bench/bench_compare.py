@@ -4,7 +4,7 @@
 
 Writes two contract-shaped runs per size into a temporary runs root (the second is
 the first with a tenth of its race predictions changed, so the runs are correlated
-as a remedy and its baseline are) and times ``modelkit.evaluate.compare.compare`` on
+as a remedy and its baseline are) and times ``modelkit.evaluate.compare.runs.compare`` on
 2 runs x 800 and x 10,000 test images, the sizes interleaved pass by pass. Then
 renders pages/compare.py with AppTest (the script run on the server; the browser's
 drawing is not included) on the 800-image pair: the first load (comparison computed)
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_evaluate_page import synthetic_predictions  # noqa: E402
 
 from modelkit.evaluate import PREDICTIONS_FILE  # noqa: E402
-from modelkit.evaluate.compare import compare  # noqa: E402
+from modelkit.evaluate.compare.runs import compare  # noqa: E402
 
 SIZES = (800, 10_000)  # test images per run
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from modelkit import labels  # noqa: E402
-from modelkit.data.readers import FAIRFACE_CSVS  # noqa: E402
+from modelkit.data.sources.readers import FAIRFACE_CSVS  # noqa: E402
 
 FAIRFACE_AGES = [*labels.AGE_GROUPS[:-1], "more than 70"]
 

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelkit.data import decode
     from modelkit.export import export_run
-    from modelkit.saliency.runmodel import image_size, load_run_model
+    from modelkit.models.run_model import image_size, load_run_model
 
     run = Path(args.run_dir)
     out = Path(tempfile.mkdtemp(prefix="facescope-export-")) / "export"

@@ -1,4 +1,4 @@
-"""Benchmark: face detection + alignment (``modelkit.data.faces``, MTCNN) on this CPU.
+"""Benchmark: face detection + alignment (``modelkit.data.faces.align``, MTCNN) on this CPU.
 
 Three parts, each printing what docs/BENCHMARKS.md quotes:
 
@@ -52,7 +52,8 @@ def quantiles(values: np.ndarray) -> str:
 
 
 def framing(args) -> None:
-    from modelkit.data import decode, face_detect
+    from modelkit.data import decode
+    from modelkit.data.faces import detect as face_detect
 
     files = sample(images_of(args.root), args.n)
     started, rows, sides = time.time(), [], []
@@ -88,7 +89,8 @@ def framing(args) -> None:
 
 
 def found(args) -> None:
-    from modelkit.data import face_crops, face_detect
+    from modelkit.data.faces import crops as face_crops
+    from modelkit.data.faces import detect as face_detect
 
     files = sample(images_of(args.root), args.n)
     started = time.time()
@@ -128,7 +130,10 @@ def group_photo(files: list[str], *, size=(768, 1024)) -> np.ndarray:
 
 
 def speed(args) -> None:
-    from modelkit.data import decode, face_crops, face_detect, faces
+    from modelkit.data import decode
+    from modelkit.data.faces import align as faces
+    from modelkit.data.faces import crops as face_crops
+    from modelkit.data.faces import detect as face_detect
 
     files = images_of(args.root)[:args.batch]
     photo = group_photo(images_of(args.root)[-2:])

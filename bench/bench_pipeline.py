@@ -102,7 +102,8 @@ def count(batches) -> int:
 
 
 def loaders(args) -> None:
-    from modelkit.data import decode, image_cache, load_dataset
+    from modelkit.data import decode, load_dataset
+    from modelkit.data.caches import image_cache
     from modelkit.pipeline import make_dataset
 
     data = load_dataset("utkface", root=args.root, limit=args.limit, seed=0)

@@ -2,7 +2,7 @@
 the paired interval of each change, and the same for the gaps between groups; and the
 display forms of its tables (values as percentages or years, intervals as text).
 
-Each figure takes rows of ``modelkit.evaluate.compare``'s tidy tables and draws them;
+Each figure takes rows of ``modelkit.evaluate.compare.runs``'s tidy tables and draws them;
 the baseline in the first run colour, each compared run in its own, as on the
 Evaluate page. Two panels share the group axis: the values (a line from the baseline
 dot to the run's diamond) and the change itself with its paired interval and a line
@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from dashboard.evaluate_figures import head_title
 from dashboard.evaluate_figures import metric_title as evaluate_metric_title
 from dashboard.titles import ATTRIBUTE_TITLES, run_color
-from modelkit.evaluate.compare_result import is_years
+from modelkit.evaluate.compare.result import is_years
 
 ROW_HEIGHT = 30
 MIN_HEIGHT = 260

@@ -2,7 +2,7 @@
 ``*_ui()`` per section (what differs, overall, by group, the changes that hold up,
 the gaps, the training curves).
 
-The numbers come from ``modelkit.evaluate.compare`` (paired bootstrap on the faces
+The numbers come from ``modelkit.evaluate.compare.runs`` (paired bootstrap on the faces
 both runs evaluated), cached by the runs' folders, their predictions' mtimes, the
 split and the number of resamples; the charts from ``dashboard.compare_figures``.
 
@@ -25,9 +25,9 @@ from dashboard.runs_view import compare_curves_figure, epoch_frame
 from dashboard.titles import ATTRIBUTE_TITLES, run_color
 from modelkit import evaluate as ev
 from modelkit import paths
-from modelkit.evaluate.compare import DEFAULT_N_BOOT, compare
-from modelkit.evaluate.compare_inputs import comparability, resolve_run
-from modelkit.evaluate.compare_result import Comparison
+from modelkit.evaluate.compare.inputs import comparability, resolve_run
+from modelkit.evaluate.compare.result import Comparison
+from modelkit.evaluate.compare.runs import DEFAULT_N_BOOT, compare
 from modelkit.runs import ACTIVE, read_status
 
 BASELINE_PARAM, RUNS_PARAM = "baseline", "runs"

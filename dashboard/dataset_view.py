@@ -6,7 +6,7 @@ the function ``train`` calls, with ``TrainConfig``'s defaults (``modelkit.config
 The heatmap counts the whole dataset (all splits) and says so.
 
 Loading is cached on the arguments (the scan itself is also cached on disk by
-``modelkit.data.images``), so changing the balance plan re-renders from memory
+``modelkit.data.scan``), so changing the balance plan re-renders from memory
 even for a FairFace-sized manifest.
 """
 

@@ -3,7 +3,7 @@ the one picked for the maps.
 
 An uploaded photo is checked and decoded as every upload is (``modelkit.uploads``,
 EXIF orientation applied); its faces are found and aligned to the training set's
-framing by ``modelkit.data.faces`` (cached per upload here). Each face gets a numbered
+framing by ``modelkit.data.faces.align`` (cached per upload here). Each face gets a numbered
 box drawn on the photo; the picked one's aligned crop is what the maps explain, fed to
 the model exactly as a training image (``decode.model_inputs``). A photo without a face
 says so and is shown as it is, with no maps; a face too small to use is named with the
@@ -20,7 +20,8 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 from modelkit import uploads
-from modelkit.data import decode, faces
+from modelkit.data import decode
+from modelkit.data.faces import align as faces
 
 BOX_COLOUR = (255, 196, 0)        # every face found
 PICKED_COLOUR = (0, 200, 255)     # the face being explained

@@ -129,7 +129,7 @@ class TrainConfig:
     # A corrections file (modelkit.curation.corrections): its decisions relabel or drop
     # images right after the dataset is loaded; config.json also records its sha256.
     corrections: str | None = None
-    # Detect and align each face first (modelkit.data.faces), for loosely cropped sets
+    # Detect and align each face first (modelkit.data.faces.align), for loosely cropped sets
     # such as FairFace's; images where no usable face is found are skipped.
     align: bool = False
 

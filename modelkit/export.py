@@ -90,7 +90,7 @@ def serving_function(model, *, image_size: int, resize: bool = True):
 def describe_signature(*, config: dict, image_size: int, run_dir: Path, fmt: str,
                        trained: set[str]) -> dict:
     """``signature.json``: input, outputs with class names in order, the run."""
-    from modelkit.saliency.runmodel import class_names
+    from modelkit.models.run_model import class_names
 
     groups = list(labels.AGE_GROUPS)
     pixels = ("decoded RGB 0..255, any height and width (one size per batch); resized inside "
@@ -145,7 +145,7 @@ def export_run(run_dir: str | os.PathLike, *, out: str | os.PathLike,
     check_run_model(run)
     import keras
 
-    from modelkit.saliency.runmodel import image_size, load_run_config, load_run_model
+    from modelkit.models.run_model import image_size, load_run_config, load_run_model
 
     model = load_run_model(run)
     config = load_run_config(run)

@@ -4,7 +4,7 @@ The balance plan's repeats are applied to the row indices up front (``np.repeat`
 no per-element expansion), then one of two ways:
 
 - **cached** (``cache=True``, training's default): every image is decoded once into
-  the image store (``modelkit.data.image_cache``: uint8 at the model's size, kept on
+  the image store (``modelkit.data.caches.image_cache``: uint8 at the model's size, kept on
   disk between runs, in RAM when it fits), and each epoch shuffles row indices,
   batches them and gathers the batch's pixels from the store. Decoding happens once
   per dataset and size, not once per run; the order is fixed by the seed.
@@ -122,7 +122,7 @@ def make_dataset(
             when ``training``.
         seed: shuffle seed.
         cache: decode every image once into the image store
-            (``modelkit.data.image_cache.image_store``: persistent on disk, in RAM up
+            (``modelkit.data.caches.image_cache.image_store``: persistent on disk, in RAM up
             to its limit) and read the epochs from it; False decodes every pass.
         report: called with one line saying where the cached images come from and
             live (training prints it into train.log).
@@ -150,7 +150,7 @@ def make_dataset(
     if training:
         ds = ds.shuffle(max(len(index), 1), seed=seed, reshuffle_each_iteration=True)
     if cache:
-        from modelkit.data.image_cache import image_store, ram_limit
+        from modelkit.data.caches.image_cache import image_store, ram_limit
         store = image_store(paths, image_size=image_size)
         if report is not None:
             report(store.describe(limit=ram_limit()))

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from modelkit.data.synthetic import generate_synthetic
+from modelkit.data.synthetic.generate import generate_synthetic
 
 
 def write_image(path: Path, *, size: int = 24, mode: str = "RGB", seed: int = 0,

@@ -1,4 +1,4 @@
-"""modelkit.evaluate.compare and `python -m modelkit compare`: differences against an
+"""modelkit.evaluate.compare.runs and `python -m modelkit compare`: differences against an
 independent recomputation (plain numpy/pandas), the paired interval against an
 unpaired one, partial and no overlap, runs that cannot be compared, and runs whose
 vocabularies differ."""
@@ -17,8 +17,9 @@ from test_evaluate import ROWS, expected_figures, make_predictions, same
 from modelkit import evaluate as ev
 from modelkit import labels
 from modelkit.__main__ import main
-from modelkit.evaluate import bootstrap, paired
-from modelkit.evaluate.compare import compare
+from modelkit.evaluate import bootstrap
+from modelkit.evaluate.compare import paired
+from modelkit.evaluate.compare.runs import compare
 
 SINGLE = [("gender",), ("race",), ("age_group",)]
 

@@ -13,7 +13,7 @@ from test_explain_page import render, tiny_model_file, write_run  # noqa: F401 (
 from test_faces import FAIRFACE, UTKFACE, pasted, sample_files
 
 from dashboard import explain_photo_view
-from modelkit.data import faces
+from modelkit.data.faces import align as faces
 
 
 def png(pixels: np.ndarray) -> bytes:

@@ -17,7 +17,7 @@ from tiny_run import FAIRFACE, IMAGE_SIZE, UTKFACE, copy_run, trained_tiny_run
 from modelkit import labels
 from modelkit.__main__ import main
 from modelkit.data import decode
-from modelkit.saliency.runmodel import load_run_config, load_run_model
+from modelkit.models.run_model import load_run_config, load_run_model
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Faces in photos (modelkit.data.face_detect / faces / face_crops) on real faces from
+"""Faces in photos (modelkit.data.faces.detect / faces / face_crops) on real faces from
 the shared samples: detection, eye-level alignment, several faces on one canvas, no
 face, a face too small, the per-file cache and the aligned dataset."""
 
@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from modelkit.data import decode, face_crops, face_detect, faces
+from modelkit.data import decode
+from modelkit.data.faces import align as faces
+from modelkit.data.faces import crops as face_crops
+from modelkit.data.faces import detect as face_detect
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,8 +15,9 @@ from PIL import Image
 
 from modelkit import labels
 from modelkit.__main__ import main
-from modelkit.data import decode, image_cache
-from modelkit.data.image_cache import image_store
+from modelkit.data import decode
+from modelkit.data.caches import image_cache
+from modelkit.data.caches.image_cache import image_store
 from modelkit.data.manifest import build_manifest
 from modelkit.pipeline import make_dataset
 

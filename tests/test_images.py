@@ -11,9 +11,9 @@ import tensorflow as tf
 from fixtures import write_image
 from PIL import Image
 
-from modelkit.data import images
+from modelkit.data import scan as images
 from modelkit.data.decode import decode_file, thumbnail
-from modelkit.data.images import scan_images, to_rgb
+from modelkit.data.scan import scan_images, to_rgb
 from modelkit.paths import cache_dir
 
 

@@ -14,7 +14,7 @@ from tiny_run import FAIRFACE, IMAGE_SIZE, UTKFACE, copy_run, trained_tiny_run
 
 from modelkit.__main__ import main
 from modelkit.data import decode, load_dataset
-from modelkit.saliency.runmodel import load_run_model
+from modelkit.models.run_model import load_run_model
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,9 @@ from test_uploads import png_header_only
 from modelkit import labels
 from modelkit.__main__ import main
 from modelkit.config import TrainConfig
-from modelkit.data import decode, face_crops, faces
+from modelkit.data import decode
+from modelkit.data.faces import align as faces
+from modelkit.data.faces import crops as face_crops
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
 from modelkit.model import build_model
 

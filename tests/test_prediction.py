@@ -14,7 +14,7 @@ import pytest
 from modelkit import labels
 from modelkit.__main__ import main
 from modelkit.config import MAX_PIXELS
-from modelkit.data.images import scan_images
+from modelkit.data.scan import scan_images
 from modelkit.evaluate import evaluate
 from modelkit.prediction import PredictRequest, apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.evalsets import find_eval_set

@@ -24,8 +24,8 @@ from fixtures import (
 
 from modelkit import labels
 from modelkit.data import load_dataset
-from modelkit.data.imdbwiki import imdbwiki_age
-from modelkit.data.readers import parse_utkface_name
+from modelkit.data.sources.imdbwiki import imdbwiki_age
+from modelkit.data.sources.readers import parse_utkface_name
 
 UTKFACE_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface_sample"
 

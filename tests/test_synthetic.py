@@ -11,8 +11,8 @@ from PIL import Image
 
 from modelkit import labels
 from modelkit.data import load_dataset, synthetic_root
-from modelkit.data.synthetic import default_n, generate_synthetic, sample_labels
-from modelkit.data.synthetic_faces import draw_face
+from modelkit.data.synthetic.drawing import draw_face
+from modelkit.data.synthetic.generate import default_n, generate_synthetic, sample_labels
 from modelkit.paths import cache_dir
 
 
@@ -88,7 +88,7 @@ def test_synthetic_root_generates_once_and_reuses(monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("regenerated a cached set")
 
-    monkeypatch.setattr("modelkit.data.synthetic.generate_synthetic", must_not_run)
+    monkeypatch.setattr("modelkit.data.synthetic.generate.generate_synthetic", must_not_run)
     assert synthetic_root(n=15, seed=3) == first
     assert (first / "labels.csv").stat().st_mtime_ns == stamp
 
@@ -98,7 +98,7 @@ def test_killed_generation_leaves_no_half_set(monkeypatch):
         generate_synthetic(out_dir, n=3, seed=seed, size_range=(16, 16))
         raise KeyboardInterrupt  # as if the process were stopped
 
-    monkeypatch.setattr("modelkit.data.synthetic.generate_synthetic", dies_midway)
+    monkeypatch.setattr("modelkit.data.synthetic.generate.generate_synthetic", dies_midway)
     with pytest.raises(KeyboardInterrupt):
         synthetic_root(n=16, seed=5)
     assert not (cache_dir() / "synthetic-16-5").exists()

@@ -1,7 +1,7 @@
 """`python -m modelkit cache list|clear`: the persistent image cache.
 
 Training decodes each dataset once per image size into ``<cache dir>/images``
-(``modelkit.data.image_cache``); later runs on the same files read it. ``list`` shows
+(``modelkit.data.caches.image_cache``); later runs on the same files read it. ``list`` shows
 what is kept, least recently used first, with the bound it is evicted to; ``clear``
 removes everything, or the entries named by key (a unique prefix is enough).
 
@@ -15,7 +15,7 @@ import dataclasses
 import json
 import time
 
-from modelkit.data import image_cache
+from modelkit.data.caches import image_cache
 
 
 def add_parser(sub) -> None:

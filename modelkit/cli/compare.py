@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelkit.evaluate.compare import compare
+    from modelkit.evaluate.compare.runs import compare
 
     if len(args.runs) < 2:
         raise ValueError(f"compare needs two or more runs (the baseline first); got {args.runs}")

@@ -105,7 +105,7 @@ def rank_run(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, seed: in
     dataset = run_dataset(run_dir)
     seen = dataset.manifest  # the images the model saw, and the labels the table names
     if TrainConfig.from_dict(run_config(run_dir)).align:
-        from modelkit.data.face_crops import align_dataset
+        from modelkit.data.faces.crops import align_dataset
 
         # Embed the aligned crops the run trained on; name each row by its original
         # image (what a person judges, and what a corrections file keys).

@@ -6,10 +6,10 @@ the synthetic default set.
 >>> ds.manifest.head(), ds.skipped[:3]
 """
 
-from modelkit.data.images import ScanResult, scan_images
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest, counts
-from modelkit.data.readers import load_dataset
-from modelkit.data.synthetic import generate_synthetic, synthetic_root
+from modelkit.data.scan import ScanResult, scan_images
+from modelkit.data.sources.readers import load_dataset
+from modelkit.data.synthetic.generate import generate_synthetic, synthetic_root
 
 __all__ = [
     "Dataset", "ScanResult", "Skipped", "assign_splits", "build_manifest",

@@ -5,7 +5,7 @@ so a saliency map explains the very pixels the model was trained and evaluated o
 
 1. **decode** with ``tf.io.decode_image(channels=3)`` to (H, W, 3) uint8 RGB. A file
    TensorFlow cannot read as is (TIFF, 1-bit BMP, animated GIF...) is first turned into
-   an RGB PNG with the scan's own rules (``modelkit.data.images.tf_can_decode`` and
+   an RGB PNG with the scan's own rules (``modelkit.data.scan.tf_can_decode`` and
    ``to_rgb``), exactly as the scan's converted copy that the manifest points at.
    When a JPEG is at least twice the target size, it is decoded already shrunk by
    libjpeg's DCT scaling (``tf.io.decode_jpeg(ratio=2|4|8)``, the largest ratio that
@@ -54,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from modelkit.data.images import tf_can_decode, to_rgb
+from modelkit.data.scan import tf_can_decode, to_rgb
 
 MODEL_INPUT_DTYPE = tf.float32   # the model is fed float32 pixel values 0..255
 STORED_DTYPE = tf.uint8          # the pipeline caches uint8 (a quarter of the size)

@@ -16,10 +16,10 @@ One concept per module:
 - :mod:`~modelkit.evaluate.result`: :class:`Evaluation`, :func:`evaluate`, its JSON;
 - :mod:`~modelkit.evaluate.drilldown`: confusion, worst errors, MAE by true age.
 - :mod:`~modelkit.evaluate.calibration`: per-group ECE, Brier, reliability curves;
-- :mod:`~modelkit.evaluate.paired`, :mod:`~modelkit.evaluate.compare_inputs`,
-  :mod:`~modelkit.evaluate.compare`, :mod:`~modelkit.evaluate.compare_result`: runs
+- :mod:`~modelkit.evaluate.compare.paired`, :mod:`~modelkit.evaluate.compare.inputs`,
+  :mod:`~modelkit.evaluate.compare.runs`, :mod:`~modelkit.evaluate.compare.result`: runs
   compared on the same faces with paired bootstrap intervals
-  (``from modelkit.evaluate.compare import compare``; not re-exported here, as it
+  (``from modelkit.evaluate.compare.runs import compare``; not re-exported here, as it
   reads run folders through :mod:`modelkit.runs`).
 
 Example::

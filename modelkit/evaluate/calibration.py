@@ -15,7 +15,7 @@ share); the image counts as *correct* when that class is the true one. Per group
 
 Both are sums over images divided by their count, so one feature row per image
 (:func:`calibration_features`) gives them for any resample as a matrix product; the
-paired comparison of two runs (:mod:`modelkit.evaluate.paired`) uses the same rows.
+paired comparison of two runs (:mod:`modelkit.evaluate.compare.paired`) uses the same rows.
 
 Example::
 
@@ -141,7 +141,7 @@ def calibration_table(frame: pd.DataFrame, classes: dict[str, list[str]], *,
     NaN for groups of fewer than 2 usable images, and without resamples. ECE is
     biased upwards on small groups (every bin's gap counts as positive), so its
     percentile interval may sit above the point value: read it as the spread, and
-    compare runs on the same images (:mod:`modelkit.evaluate.compare`).
+    compare runs on the same images (:mod:`modelkit.evaluate.compare.runs`).
     """
     width = n_bins + 2
     usable = {h: top_class(frame, h, classes.get(h) or []) for h in heads}

@@ -109,7 +109,7 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
         FileNotFoundError: no run folder or model, a missing dataset root or label file.
         ValueError: bad labels, a race class that cannot be mapped, no usable image.
     """
-    from modelkit.saliency.runmodel import class_names, image_size, load_run_config, load_run_model
+    from modelkit.models.run_model import class_names, image_size, load_run_config, load_run_model
     from modelkit.training.predict import predict_frame
 
     started = time.time()
@@ -119,7 +119,7 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
     data = dataset or load_dataset(request.source, root=request.root, labels=request.labels,
                                    limit=request.limit, seed=request.seed)
     if request.align:  # each image becomes its main face's aligned crop (no face: skipped)
-        from modelkit.data.face_crops import align_dataset
+        from modelkit.data.faces.crops import align_dataset
 
         data = align_dataset(data)
     manifest = data.manifest

@@ -3,8 +3,8 @@
 ``python -m modelkit predict --run-dir R --image photo.jpg [--json]`` and the Explain
 page's upload go the same way: the photo is checked and decoded like an upload
 (``modelkit.uploads``: size and pixel limits before decoding, EXIF orientation), its
-faces are found and aligned to the training set's framing (``modelkit.data.faces``;
-detections cached per file by ``modelkit.data.face_crops``), and each usable crop is fed
+faces are found and aligned to the training set's framing (``modelkit.data.faces.align``;
+detections cached per file by ``modelkit.data.faces.crops``), and each usable crop is fed
 to the model exactly as a training image (``decode.model_inputs``). A face too small to
 use is listed with the reason and no prediction; a photo without a face raises
 ``faces.NoFaceError``. The JSON shape is in docs/CONTRACTS.md ("Faces in photos").
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import labels
-from modelkit.data import faces as facelib
+from modelkit.data.faces import align as facelib
 
 
 def predict_crops(model, crops: Sequence[np.ndarray], *, config: dict,
@@ -35,7 +35,7 @@ def predict_crops(model, crops: Sequence[np.ndarray], *, config: dict,
     holding it, as in predictions.parquet) and ``age_group_probs``. A head the run never
     learnt (not in ``heads``) gives None, not noise."""
     from modelkit.data import decode
-    from modelkit.saliency.runmodel import class_names, image_size
+    from modelkit.models.run_model import class_names, image_size
     from modelkit.saliency.scores import age_group_probs, expected_age
 
     if not len(crops):
@@ -88,8 +88,8 @@ def predict_photo(run_dir: str | os.PathLike, image: np.ndarray, *, name: str,
         FileNotFoundError: the run has no model.keras (the message says why).
         faces.NoFaceError: no face in the photo.
     """
+    from modelkit.models.run_model import load_run_config, load_run_model
     from modelkit.prediction.dataset import check_run_model, trained_heads
-    from modelkit.saliency.runmodel import load_run_config, load_run_model
 
     check_run_model(run_dir)
     photo = facelib.find_faces(image, name=name, detections=detections)
@@ -114,7 +114,7 @@ def predict_photo_file(run_dir: str | os.PathLike, path: str | os.PathLike, *,
         faces.NoFaceError: no face in the photo.
     """
     from modelkit import uploads
-    from modelkit.data.face_crops import detect_photo
+    from modelkit.data.faces.crops import detect_photo
     from modelkit.prediction.dataset import check_run_model
 
     check_run_model(run_dir)

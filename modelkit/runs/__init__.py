@@ -9,7 +9,7 @@ ended and starts the next queued run. So runs outlive the browser tab and the se
 One concept per module:
 
 - :mod:`~modelkit.runs.registry`: the SQLite index (versioned schema), ``list_runs``, ``show``
-- :mod:`~modelkit.runs.folder`: ``RunInfo``, the states, status/metrics/log readers
+- :mod:`~modelkit.runfolder`: ``RunInfo``, the states, status/metrics/log readers
 - :mod:`~modelkit.runs.processes`: pid liveness (psutil: pid + start time)
 - :mod:`~modelkit.runs.reconciler`: dead-run detection and folder adoption
 - :mod:`~modelkit.runs.launcher`: ``start_run``, the queue, ``reconcile``
@@ -33,7 +33,7 @@ from modelkit.runs.control import cancel, delete, resume, wait
 from modelkit.runs.devices import detect_devices
 from modelkit.runs.eta import epoch_metrics, progress
 from modelkit.runs.experiments import start_experiment
-from modelkit.runs.folder import ACTIVE, FINAL, STALE_S, STATES, RunInfo, log_tail, read_metrics, read_status
+from modelkit.runfolder import ACTIVE, FINAL, STALE_S, STATES, RunInfo, log_tail, read_metrics, read_status
 from modelkit.runs.launcher import DEDUP_WINDOW_S, reconcile, set_max_concurrent, start_run
 from modelkit.runs.reconciler import DIED_REASON
 from modelkit.runs.registry import get_max_concurrent, list_runs, registry_path, show

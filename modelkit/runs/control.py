@@ -14,7 +14,7 @@ import time
 
 from modelkit import paths
 from modelkit.runs import reconciler, registry
-from modelkit.runs.folder import (
+from modelkit.runfolder import (
     ACTIVE,
     RunInfo,
     blank_status,

@@ -1,7 +1,7 @@
 """How far a run is and how fast it goes: fraction done, ETA, images/s, epoch lines.
 
 Everything here is computed from what the run already wrote (``status.json`` as read
-into a :class:`~modelkit.runs.folder.RunInfo`, and ``metrics.jsonl``), so it costs one
+into a :class:`~modelkit.runfolder.RunInfo`, and ``metrics.jsonl``), so it costs one
 file read and works the same for a run that is live, ended or seen from another machine.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from modelkit.runs.folder import ACTIVE, RunInfo, read_metrics
+from modelkit.runfolder import ACTIVE, RunInfo, read_metrics
 
 
 def fraction_done(*, epoch: int, batch: int, epochs: int, steps: int) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from modelkit import paths
 from modelkit.runs import reconciler, registry
-from modelkit.runs.folder import RunInfo, write_json
+from modelkit.runfolder import RunInfo, write_json
 from modelkit.runs.launcher import DEDUP_WINDOW_S, dispatch
 
 KINDS: tuple[str, ...] = ("train", "predict")

@@ -30,7 +30,7 @@ from pathlib import Path
 from modelkit import paths
 from modelkit.config import TrainConfig
 from modelkit.runs import reconciler, registry
-from modelkit.runs.folder import ACTIVE, RunInfo, write_json
+from modelkit.runfolder import ACTIVE, RunInfo, write_json
 from modelkit.runs.processes import start_time
 
 DEDUP_WINDOW_S = 5.0

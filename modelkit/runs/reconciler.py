@@ -25,7 +25,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from modelkit.runs.folder import (
+from modelkit.runfolder import (
     ACTIVE,
     FINAL,
     STATES,

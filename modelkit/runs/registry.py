@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from modelkit import paths
-from modelkit.runs.folder import ACTIVE, FINAL, STALE_S, RunInfo, read_json, read_status, status_of_attempt
+from modelkit.runfolder import ACTIVE, FINAL, STALE_S, RunInfo, read_json, read_status, status_of_attempt
 
 FILENAME = "registry.sqlite"
 

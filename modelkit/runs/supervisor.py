@@ -26,7 +26,7 @@ from pathlib import Path
 
 from modelkit import paths
 from modelkit.runs import jobs, reconciler, registry
-from modelkit.runs.folder import ACTIVE
+from modelkit.runfolder import ACTIVE
 from modelkit.runs.launcher import child_env, dispatch
 from modelkit.runs.processes import describe_exit, start_time
 

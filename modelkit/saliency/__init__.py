@@ -2,8 +2,9 @@
 
 One concept per module, as tf-keras-vis splits its own:
 
-* ``runmodel``: a run's model and config, its classes, and the input it is fed
-  (through ``modelkit.data.decode``, so a map explains the pipeline's pixels);
+* ``modelkit.models.run_model`` (re-exported): a run's model and config, its classes,
+  and the input it is fed (through ``modelkit.data.decode``, so a map explains the
+  pipeline's pixels);
 * ``layers``: the Grad-CAM layer, and the clone whose softmax heads give logits;
 * ``scores``: what each head's map explains (log-odds of a class, the expected age);
 * ``explain``: the maps (``explain``, ``explain_detailed``, ``average_map``);
@@ -19,6 +20,15 @@ Example::
     picture = saliency.overlay(faces[0].astype("uint8"), maps[0], alpha=0.45)
 """
 
+from modelkit.models.run_model import (
+    class_index_for,
+    class_names,
+    image_size,
+    load_images,
+    load_run_config,
+    load_run_model,
+    model_inputs,
+)
 from modelkit.saliency.explain import (
     ConstantMapWarning,
     Explanation,
@@ -28,15 +38,6 @@ from modelkit.saliency.explain import (
 )
 from modelkit.saliency.layers import default_layer, find_last_conv_layer
 from modelkit.saliency.overlay import colorize, overlay
-from modelkit.saliency.runmodel import (
-    class_index_for,
-    class_names,
-    image_size,
-    load_images,
-    load_run_config,
-    load_run_model,
-    model_inputs,
-)
 from modelkit.saliency.scores import age_group_probs, expected_age, predict_heads
 
 __all__ = [

@@ -6,7 +6,7 @@ score is: ``modelkit.saliency.scores``). Computation returns arrays in [0, 1] at
 images' resolution; drawing them is ``modelkit.saliency.overlay``.
 
 The images become the model's input as the training pipeline makes it
-(``runmodel.model_inputs``, through ``modelkit.data.decode``); the result keeps that
+(``modelkit.models.run_model.model_inputs``, through ``modelkit.data.decode``); the result keeps that
 tensor (``Explanation.inputs``), so what was explained can be checked.
 
 References:
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from modelkit.config import SALIENCY_METHODS
+from modelkit.models.run_model import as_batch, check_head, model_inputs
 from modelkit.saliency.layers import Prepared, default_layer, linear_heads
-from modelkit.saliency.runmodel import as_batch, check_head, model_inputs
 from modelkit.saliency.scores import predict_heads, resolve_classes, score_functions
 
 # A map whose range is below this (relative to its magnitude) carries no information.

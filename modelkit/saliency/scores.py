@@ -23,13 +23,13 @@ from __future__ import annotations
 import numpy as np
 
 from modelkit import labels
+from modelkit.models.run_model import model_inputs
 from modelkit.saliency.layers import Prepared
-from modelkit.saliency.runmodel import model_inputs
 
 
 def predict_heads(model, images, *, batch_size: int = 32) -> dict[str, np.ndarray]:
     """Each head's probabilities for raw 0..255 images (made the model's input as the
-    pipeline makes it, ``runmodel.model_inputs``).
+    pipeline makes it, ``modelkit.models.run_model.model_inputs``).
 
     Calls the model directly per chunk: ``model.predict`` costs several times more on
     the one to sixteen faces the dashboard explains at a time."""

@@ -150,9 +150,9 @@ def _corrected(data: Dataset, file: str):
 
 
 def _aligned(data: Dataset) -> Dataset:
-    """Each image replaced by its main face's aligned crop (``modelkit.data.face_crops``,
+    """Each image replaced by its main face's aligned crop (``modelkit.data.faces.crops``,
     cached on disk); the images without a usable face are skipped, and counted here."""
-    from modelkit.data.face_crops import align_dataset
+    from modelkit.data.faces.crops import align_dataset
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 1024 < 32:

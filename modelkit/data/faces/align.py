@@ -5,7 +5,7 @@ one way: upright, eyes level, at one size and place in the picture. A real photo
 loosely cropped set such as FairFace, whose crops carry padding 0.25) is brought to that
 framing before the model sees it:
 
-1. **detect** with MTCNN (``modelkit.data.face_detect``): a box, a confidence and five
+1. **detect** with MTCNN (``modelkit.data.faces.detect``): a box, a confidence and five
    landmarks per face.
 2. **align**: rotate about the eye midpoint until the eyes are level, scale and move so
    the eyes land where UTKFace's are (:data:`UTKFACE_FRAMING`), and cut a
@@ -35,7 +35,9 @@ eye distance, a nod the eye-to-mouth distance).
 
 Example::
 
-    from modelkit.data import decode, faces
+    from modelkit.data import decode
+
+    from modelkit.data.faces import align as faces
     image = decode.decode_file("group.jpg")
     photo = faces.find_faces(image, name="group.jpg")      # NoFaceError when there is none
     crops = [f.crop for f in photo.usable]                  # (200, 200, 3) uint8 each
@@ -50,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelkit.data.face_detect import (
+from modelkit.data.faces.detect import (
     DETECTOR_NAME,
     MIN_CONFIDENCE,
     MIN_DETECT_SIDE,

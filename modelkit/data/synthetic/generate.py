@@ -6,7 +6,7 @@ No download and no real people: ``synthetic_root()`` draws ~10,000 faces on firs
 
 Each face's look follows its labels (race: skin, hair and iris colours; gender: hair,
 jaw, beard, lips; age: proportions, wrinkles, grey hair), with overlapping noise and a
-random pose, light and background: ``modelkit.data.synthetic_faces`` draws it. Ages
+random pose, light and background: ``modelkit.data.synthetic.drawing`` draws it. Ages
 are drawn imbalanced like UTKFace: many 20-39, few 0-2 and 70+.
 
 The set is a pure function of (n, seed): same seed, same labels and same pixels.
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit import labels
-from modelkit.data.synthetic_faces import draw_face
+from modelkit.data.synthetic.drawing import draw_face
 from modelkit.paths import cache_dir
 
 DEFAULT_N = 10_000

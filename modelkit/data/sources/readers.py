@@ -24,12 +24,18 @@ import pandas as pd
 
 from modelkit import labels as vocab  # ``labels`` is a parameter name in every reader
 from modelkit.config import SOURCES
-from modelkit.data.images import scan_images
-from modelkit.data.imdbwiki import read_imdbwiki
-from modelkit.data.label_tables import FAIRFACE_AGES, map_column, parse_ages, read_table, require_columns
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest
-from modelkit.data.raw import RawSource, existing_dir
-from modelkit.data.synthetic import synthetic_root
+from modelkit.data.scan import scan_images
+from modelkit.data.sources.imdbwiki import read_imdbwiki
+from modelkit.data.sources.label_tables import (
+    FAIRFACE_AGES,
+    map_column,
+    parse_ages,
+    read_table,
+    require_columns,
+)
+from modelkit.data.sources.raw import RawSource, existing_dir
+from modelkit.data.synthetic.generate import synthetic_root
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 FAIRFACE_CSVS = {"train": "fairface_label_train.csv", "val": "fairface_label_val.csv"}

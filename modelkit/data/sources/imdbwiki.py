@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.data.manifest import Skipped
-from modelkit.data.raw import RawSource, existing_dir
+from modelkit.data.sources.raw import RawSource, existing_dir
 from modelkit.labels import MAX_AGE
 
 IMDBWIKI_MATS = ("imdb.mat", "wiki.mat")

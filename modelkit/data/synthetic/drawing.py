@@ -1,5 +1,5 @@
 """One cartoon face drawn from its labels: the pictures of the synthetic default set
-(``modelkit.data.synthetic``).
+(``modelkit.data.synthetic.generate``).
 
 :func:`draw_face` draws at twice the size and shrinks (cheap anti-aliasing). The look
 follows the labels with overlapping noise, so a model has to learn rather than read

@@ -1,10 +1,10 @@
 """Detections cached per file, and aligned crops of a whole dataset (``--align``).
 
 Finding faces costs 50-100 ms per dataset image on a CPU, so it is done once per file:
-the faces MTCNN found (``modelkit.data.faces.DetectedFace``, boxes and landmarks) are
+the faces MTCNN found (``modelkit.data.faces.align.DetectedFace``, boxes and landmarks) are
 kept in ``cache_dir()/faces-v1.sqlite`` keyed by (absolute path, size, mtime_ns, how the
 pixels were decoded, the detector's settings), like the image scan
-(``modelkit.data.images``): a second look at an unchanged file only ``stat``s it.
+(``modelkit.data.scan``): a second look at an unchanged file only ``stat``s it.
 
 :func:`align_dataset` turns a loosely cropped set (FairFace's crops carry padding 0.25)
 into the training set's framing: each image's main face (the largest) is aligned and
@@ -16,7 +16,7 @@ face is found, or only one too small to use, are left out and listed in
 Example::
 
     from modelkit.data import load_dataset
-    from modelkit.data.face_crops import align_dataset
+    from modelkit.data.faces.crops import align_dataset
     data = align_dataset(load_dataset("fairface", root="../shared/data/fairface_sample"))
     data.manifest["path"]       # aligned 200 x 200 crops, read by the pipeline as any file
 """
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelkit.data import face_detect
-from modelkit.data import faces as facelib
 from modelkit.data.cache_files import guarded, write_png_atomic
+from modelkit.data.faces import align as facelib
+from modelkit.data.faces import detect as face_detect
 from modelkit.data.manifest import Dataset, Skipped
 from modelkit.paths import cache_dir
 

@@ -6,7 +6,7 @@ both evaluated (matched by path). For overall and for every group of every attri
 (gender, race, age group) and every figure ``evaluate`` reports (plus calibration's
 ECE and Brier), the result gives both values, the difference (other - baseline), its
 paired bootstrap interval (the same resampled images for both runs, within each
-group: :mod:`modelkit.evaluate.paired`) and whether the interval excludes 0. Each
+group: :mod:`modelkit.evaluate.compare.paired`) and whether the interval excludes 0. Each
 gap (best - worst group of an attribute, groups of at least ``gap_min_n`` faces) is
 compared the same way. Point values are :mod:`modelkit.evaluate.groups`' (those of
 ``evaluate``, on the shared images).
@@ -29,8 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from modelkit.evaluate import bootstrap, calibration, paired
-from modelkit.evaluate.compare_inputs import (
+from modelkit.evaluate import bootstrap, calibration
+from modelkit.evaluate.compare import paired
+from modelkit.evaluate.compare.inputs import (
     Aligned,
     RunRef,
     align,
@@ -41,7 +42,7 @@ from modelkit.evaluate.compare_inputs import (
     no_overlap_reason,
     resolve_run,
 )
-from modelkit.evaluate.compare_result import (
+from modelkit.evaluate.compare.result import (
     FIGURE_COLUMNS,
     GAP_COLUMNS,
     GAP_METRICS,

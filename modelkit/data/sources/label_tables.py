@@ -1,6 +1,6 @@
 """Label tables (CSV) read into typed columns, with errors a user can act on: each
 names the file, the row as a spreadsheet numbers it, the column and the values it
-expected. ``modelkit.data.readers`` reads every source's CSVs through these.
+expected. ``modelkit.data.sources.readers`` reads every source's CSVs through these.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelkit.evaluate.calibration import CALIBRATED_HEADS, CALIBRATION_METRICS, OVERALL
-from modelkit.evaluate.compare_inputs import RunRef
+from modelkit.evaluate.compare.inputs import RunRef
 from modelkit.evaluate.metrics import HEADLINE_METRICS
 from modelkit.evaluate.metrics import LOWER_IS_BETTER as ERROR_METRICS
 from modelkit.evaluate.result import json_interval, json_number

@@ -8,12 +8,14 @@ dropped; a photo larger than :data:`DETECT_MAX_SIDE` is searched on a shrunk cop
 boxes are scaled back). Photos of one size are searched in batches (about 4x faster
 per image on a CPU than one at a time, with the same faces).
 
-``modelkit.data.faces`` aligns and crops what this finds; ``modelkit.data.face_crops``
+``modelkit.data.faces.align`` aligns and crops what this finds; ``modelkit.data.faces.crops``
 caches it per file.
 
 Example::
 
-    from modelkit.data import decode, face_detect
+    from modelkit.data import decode
+
+    from modelkit.data.faces import detect as face_detect
     found = face_detect.detect_faces(decode.decode_file("group.jpg"))
     [(f.box, f.confidence, f.landmarks["left_eye"]) for f in found]
 """

@@ -1,6 +1,6 @@
 """The persistent image cache's folder: its entries, its limits, eviction and clearing.
 
-``<cache dir>/images/<key>/`` holds one store (``modelkit.data.image_cache``):
+``<cache dir>/images/<key>/`` holds one store (``modelkit.data.caches.image_cache``):
 ``pixels.npy`` (N, S, S, 3) uint8 and ``entry.json`` (written last; its mtime is the
 entry's last use). Folders named ``.building-*`` are stores being written. The layout
 is in docs/CONTRACTS.md ("Image cache"); ``python -m modelkit cache list|clear`` reads

@@ -35,7 +35,7 @@ from modelkit.evaluate.predictions import (
     predictions_path,
     select_split,
 )
-from modelkit.runs.folder import ACTIVE, read_json, read_status
+from modelkit.runfolder import ACTIVE, read_json, read_status
 
 # The settings that decide which images land in a split.
 DATA_SETTINGS = ("source", "root", "labels", "limit", "seed")

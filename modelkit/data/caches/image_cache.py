@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modelkit.data.image_cache_disk import (
+from modelkit.data.caches.disk import (
     BUILDING_PREFIX,
     DISK_LIMIT_ENV,
     ENTRY_FILE,
