@@ -28,6 +28,7 @@ from modelkit import paths
 from modelkit.evaluate.compare.inputs import comparability, resolve_run
 from modelkit.evaluate.compare.result import Comparison
 from modelkit.evaluate.compare.runs import DEFAULT_N_BOOT, compare
+from modelkit.runfolder import CONFIG_FILE, LAUNCH_FILE, STATUS_FILE
 from modelkit.runs import ACTIVE, read_status
 
 BASELINE_PARAM, RUNS_PARAM = "baseline", "runs"
@@ -63,7 +64,7 @@ def candidate_runs() -> tuple[list[str], dict[str, str]]:
 
 
 def _looks_like_run(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in ("config.json", "status.json", "launch.json"))
+    return any((folder / name).is_file() for name in (CONFIG_FILE, STATUS_FILE, LAUNCH_FILE))
 
 
 @st.cache_data(show_spinner="Comparing the runs on the same faces…", max_entries=8)

@@ -22,7 +22,7 @@ from dashboard.explain_faces_view import ANY, PREDICTED, Face, attribute_order, 
 from dashboard.titles import ATTRIBUTE_TITLES, HEAD_TITLES, METHOD_TITLES
 from modelkit import labels, saliency
 from modelkit.config import SALIENCY_METHODS
-from modelkit.training.artifacts import MODEL_FILE
+from modelkit.runfolder import MODEL_FILE
 
 FALLBACK_SIZE = 128  # a model that takes any size is fed this (none of ours does)
 

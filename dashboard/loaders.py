@@ -147,7 +147,7 @@ def _cached_thumbnail(path: str, mtime: float, size: int) -> np.ndarray | None:
 
 def runs_with_model(root: str | os.PathLike | None = None) -> list[Path]:
     """Run folders that hold a trained model (model.keras), the newest model first."""
-    from modelkit.training.artifacts import MODEL_FILE
+    from modelkit.runfolder import MODEL_FILE
 
     return runs_with(MODEL_FILE, root=root)
 

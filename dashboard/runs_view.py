@@ -27,6 +27,7 @@ from plotly.subplots import make_subplots
 from dashboard.titles import HEAD_TITLES, run_color
 from modelkit import labels, paths
 from modelkit import runs as rk
+from modelkit.runfolder import METRICS_FILE
 from modelkit.runs.experiments import ROLE_TITLES
 
 RECONCILE_S = 10
@@ -60,7 +61,7 @@ def reconcile_due() -> float:
 
 def _metrics_mtime(run_dir: str) -> float:
     try:
-        return (Path(run_dir) / "metrics.jsonl").stat().st_mtime
+        return (Path(run_dir) / METRICS_FILE).stat().st_mtime
     except OSError:
         return 0.0
 

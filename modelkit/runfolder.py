@@ -1,13 +1,20 @@
-"""A run folder as files: what a run's folder says, and how to read it safely.
+"""A run folder as files: its file names, atomic writes, and readers that never tear.
 
-The training process writes ``status.json`` (atomically), appends ``metrics.jsonl``
-(one JSON object per line, flushed every epoch and every N batches) and ``train.log``;
-the launcher writes ``launch.json`` (what was asked for) and ``attempt.json`` (which
-supervisor runs the current attempt). docs/CONTRACTS.md holds the exact shapes.
+Every package that touches a run folder (training, runs, prediction, curation, the
+dashboard, the tests' fake trainer) names its files and writes them through this
+module, which imports nothing of the project. docs/CONTRACTS.md, "A run folder",
+holds the exact shapes:
+
+- the trainer writes ``status.json`` (atomically, with a heartbeat), appends
+  ``metrics.jsonl`` (one JSON object per line, flushed every epoch and every N
+  batches), saves ``model.keras``, ``predictions.parquet`` and ``checkpoints/``, and
+  resolves ``config.json`` (the settings, the heads it trained, the data it saw);
+- the queue writes ``launch.json`` (what was asked for) and ``attempt.json`` (which
+  supervisor runs the current attempt); the process logs to ``train.log``;
+- ``CANCEL`` asks the run to stop at the next batch.
 
 Readers here never raise on a half-written or missing file: a run is read while it is
 being written, so a torn last line is skipped and a missing status is ``None``.
-:class:`RunInfo` is what the registry and a folder say about one run together.
 """
 
 from __future__ import annotations
@@ -15,64 +22,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+MODEL_FILE = "model.keras"
+PREDICTIONS_FILE = "predictions.parquet"
+LOG_FILE = "train.log"
+LAUNCH_FILE = "launch.json"
+ATTEMPT_FILE = "attempt.json"
+CANCEL_FILE = "CANCEL"
+TENSORBOARD_DIR = "tensorboard"
+# model.fit's checkpoints: keras.callbacks.BackupAndRestore's folder (weights with the
+# optimizer state, and the completed epoch count).
+BACKUP_DIR = Path("checkpoints") / "backup"
+# The multi-worker trainer's tf.train.CheckpointManager folder (the chief's copy).
+MULTIWORKER_CHECKPOINTS = Path("checkpoints") / "multiworker"
 
 STATES = ("queued", "running", "cancelling", "cancelled", "failed", "finished")
 ACTIVE = ("running", "cancelling")
 FINAL = ("cancelled", "failed", "finished")
 # Seconds without a heartbeat after which a live run is shown as stalled.
 STALE_S = 10.0
-
-
-@dataclass
-class RunInfo:
-    """One run as the registry and its folder describe it (what list/show return).
-
-    ``config`` is the submitted :class:`~modelkit.config.TrainConfig` as a dict,
-    overlaid with the run's ``config.json`` once the trainer resolved it (which adds
-    ``race_classes``, ``n_train`` ...). ``epoch`` counts completed epochs; ``batch``
-    is the batch reached in the epoch under way. ``experiment`` is the id shared by the
-    two runs of a remedy experiment and ``experiment_role`` this run's part in it
-    (``treatment`` or ``control``, see :mod:`modelkit.runs.experiments`); None otherwise.
-    ``kind`` is ``train``, or ``predict`` for a prediction job (:mod:`modelkit.runs.jobs`)
-    whose ``parent`` is the id of the run whose model it runs.
-    """
-
-    id: str
-    state: str
-    pid: int | None
-    run_dir: str
-    config: dict = field(default_factory=dict)
-    created: float | None = None
-    started: float | None = None
-    ended: float | None = None
-    heartbeat: float | None = None
-    epoch: int | None = None
-    epochs: int | None = None
-    batch: int | None = None
-    steps_per_epoch: int | None = None
-    error: str | None = None
-    traceback: str | None = None
-    attempts: int = 0
-    resume: bool = False
-    queue_position: int | None = None
-    stalled: bool = False
-    experiment: str | None = None
-    experiment_role: str | None = None
-    kind: str = "train"
-    parent: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL
 
 
 # ----------------------------------------------------------------------------- JSON files
@@ -85,17 +57,34 @@ def read_json(path: str | os.PathLike) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_json(path: str | os.PathLike, value: dict) -> None:
     """Write atomically (temp file + rename), so a reader never sees half a file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temp_beside(path)
     tmp.write_text(json.dumps(value, indent=1, default=str))
     os.replace(tmp, path)
 
 
+def write_parquet(path: str | os.PathLike, frame) -> Path:
+    """Write a DataFrame atomically: pages poll these tables by modification time, so
+    a reader must never open half a file."""
+    path = Path(path)
+    tmp = _temp_beside(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def read_status(run_dir: str | os.PathLike) -> dict | None:
     """The run's ``status.json``, or None when absent or unreadable."""
-    return read_json(Path(run_dir) / "status.json")
+    return read_json(Path(run_dir) / STATUS_FILE)
 
 
 def status_of_attempt(run_dir: str | os.PathLike, *, started: float | None) -> dict | None:
@@ -126,7 +115,7 @@ def blank_status(*, state: str, pid: int | None = None, epoch: int | None = None
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     """All lines of ``metrics.jsonl`` (epoch and progress); a torn last line is skipped."""
     try:
-        text = (Path(run_dir) / "metrics.jsonl").read_text()
+        text = (Path(run_dir) / METRICS_FILE).read_text()
     except OSError:
         return []
     out = []
@@ -140,7 +129,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
 
 def log_tail(run_dir: str | os.PathLike, *, lines: int = 40) -> str:
     """The last ``lines`` lines of ``train.log``, read from the end (logs grow)."""
-    path = Path(run_dir) / "train.log"
+    path = Path(run_dir) / LOG_FILE
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -154,10 +143,20 @@ def log_tail(run_dir: str | os.PathLike, *, lines: int = 40) -> str:
 
 def request_cancel(run_dir: str | os.PathLike, *, when: str) -> None:
     """Write the ``CANCEL`` file the trainer checks at every batch boundary."""
-    (Path(run_dir) / "CANCEL").write_text(f"cancel requested at {when}\n")
+    (Path(run_dir) / CANCEL_FILE).write_text(f"cancel requested at {when}\n")
 
 
 def clear_cancel(run_dir: str | os.PathLike) -> None:
     """Remove a ``CANCEL`` file (the attempt ended, or the run is resumed)."""
     with contextlib.suppress(FileNotFoundError):
-        (Path(run_dir) / "CANCEL").unlink()
+        (Path(run_dir) / CANCEL_FILE).unlink()
+
+
+def cancel_requested(run_dir: str | os.PathLike) -> bool:
+    """Whether a ``CANCEL`` file asks this run to stop at the next batch."""
+    return (Path(run_dir) / CANCEL_FILE).exists()
+
+
+def read_config(run_dir: str | os.PathLike) -> dict:
+    """The run's ``config.json`` as written; ``{}`` when it has none or it is unreadable."""
+    return read_json(Path(run_dir) / CONFIG_FILE) or {}

@@ -14,7 +14,7 @@ from fixtures import make_tiny_synthetic
 
 from modelkit.__main__ import main
 from modelkit.config import TrainConfig
-from modelkit.training.artifacts import MULTIWORKER_CHECKPOINTS
+from modelkit.runfolder import MULTIWORKER_CHECKPOINTS
 from modelkit.training.multiworker import launcher
 from modelkit.training.multiworker.cluster import cluster_task
 from modelkit.training.multiworker.launcher import local_tf_configs

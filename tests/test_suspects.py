@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from modelkit import labels
-from modelkit.curation import ranking, suspects
+from modelkit.curation import suspects
 from modelkit.data.manifest import build_manifest
-from modelkit.training import artifacts
 
 RACES = list(labels.UTKFACE_RACES)
 N, DIM = 600, 16
@@ -110,6 +109,3 @@ def test_bad_arguments_are_refused(kwargs, message):
         suspects.find_suspects(**{"features": features, "manifest": manifest,
                                   "race_classes": RACES, **kwargs})
 
-
-def test_the_run_file_names_are_the_trainers():
-    assert (ranking.MODEL_FILE, ranking.CONFIG_FILE) == (artifacts.MODEL_FILE, artifacts.CONFIG_FILE)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from modelkit import labels
+from modelkit import labels, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
-from modelkit.training import artifacts, strategy
+from modelkit.training import strategy
 from modelkit.training.fit import train
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,7 @@ def status(run_dir):
 
 
 def has_checkpoint(run_dir) -> bool:
-    backup = run_dir / artifacts.BACKUP_DIR
+    backup = run_dir / runfolder.BACKUP_DIR
     return backup.is_dir() and any(backup.iterdir())
 
 

@@ -37,13 +37,8 @@ import pandas as pd
 
 from modelkit.config import TrainConfig
 from modelkit.curation.suspects import DEFAULT_FOLDS, SUSPECT_COLUMNS
+from modelkit.runfolder import CONFIG_FILE, MODEL_FILE
 from modelkit.runs.processes import is_alive
-
-# The run folder's files as modelkit.training.artifacts names them. Spelled here, not
-# imported: training imports this package (train --corrections), so importing training
-# back would make a cycle; tests/test_suspects.py checks the two agree.
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.keras"
 
 SUSPECTS_FILE = "suspects.parquet"
 SUSPECTS_META = "suspects.json"

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from modelkit import labels
+from modelkit.runfolder import PREDICTIONS_FILE
 
-PREDICTIONS_FILE = "predictions.parquet"
 CLASS_HEADS = ("gender", "race", "age_group")
 AGE_HEAD = "age"
 EVAL_HEADS = CLASS_HEADS + (AGE_HEAD,)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import labels
-from modelkit.training.artifacts import CONFIG_FILE, MODEL_FILE
+from modelkit.runfolder import CONFIG_FILE, MODEL_FILE
 
 # ---------------------------------------------------------------- runs
 

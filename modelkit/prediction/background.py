@@ -19,8 +19,8 @@ from pathlib import Path
 
 from modelkit import paths
 from modelkit.prediction.request import PredictRequest
-from modelkit.runfolder import RunInfo
 from modelkit.runs import jobs
+from modelkit.runs.info import RunInfo
 
 KIND = "predict"
 

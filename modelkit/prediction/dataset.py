@@ -28,7 +28,7 @@ from modelkit.evaluate.predictions import PREDICTIONS_FILE
 from modelkit.prediction.evalsets import EVAL_FILE, eval_dir
 from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.request import PredictRequest
-from modelkit.training.artifacts import MODEL_FILE, STATUS_FILE, write_json_atomic
+from modelkit.runfolder import MODEL_FILE, STATUS_FILE, write_json
 
 # Every row of an evaluation set is evaluated: it is the set's one split.
 EVAL_SPLIT = "test"
@@ -173,4 +173,4 @@ def write_eval_set(path: Path, frame: pd.DataFrame, info: dict) -> None:
     tmp = path / f".{PREDICTIONS_FILE}.{os.getpid()}.tmp"
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path / PREDICTIONS_FILE)
-    write_json_atomic(path / EVAL_FILE, info)
+    write_json(path / EVAL_FILE, info)

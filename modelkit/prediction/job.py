@@ -18,7 +18,8 @@ from pathlib import Path
 
 from modelkit.prediction.dataset import PredictionCancelled, PredictionResult, predict_dataset
 from modelkit.prediction.request import PredictRequest
-from modelkit.training.artifacts import MetricsFile, StatusWriter, cancel_requested, write_json_atomic
+from modelkit.runfolder import cancel_requested, write_json
+from modelkit.training.artifacts import MetricsFile, StatusWriter
 
 RESULT_FILE = "result.json"
 
@@ -54,7 +55,7 @@ def run_job(request: PredictRequest, *, job_dir: str | os.PathLike) -> Predictio
         except PredictionCancelled:
             status.close(state="cancelled")
             return None
-        write_json_atomic(folder / RESULT_FILE, {
+        write_json(folder / RESULT_FILE, {
             "eval_dir": str(result.path), "run_dir": result.info["run_dir"],
             "name": result.info["name"], "n_images": result.info["n_images"],
             "n_skipped": result.info["n_skipped"]})

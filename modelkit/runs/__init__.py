@@ -33,7 +33,8 @@ from modelkit.runs.control import cancel, delete, resume, wait
 from modelkit.runs.devices import detect_devices
 from modelkit.runs.eta import epoch_metrics, progress
 from modelkit.runs.experiments import start_experiment
-from modelkit.runfolder import ACTIVE, FINAL, STALE_S, STATES, RunInfo, log_tail, read_metrics, read_status
+from modelkit.runfolder import ACTIVE, FINAL, STALE_S, STATES, log_tail, read_metrics, read_status
+from modelkit.runs.info import RunInfo
 from modelkit.runs.launcher import DEDUP_WINDOW_S, reconcile, set_max_concurrent, start_run
 from modelkit.runs.reconciler import DIED_REASON
 from modelkit.runs.registry import get_max_concurrent, list_runs, registry_path, show

@@ -16,13 +16,14 @@ from modelkit import paths
 from modelkit.runs import reconciler, registry
 from modelkit.runfolder import (
     ACTIVE,
-    RunInfo,
+    STATUS_FILE,
     blank_status,
     clear_cancel,
     read_status,
     request_cancel,
     write_json,
 )
+from modelkit.runs.info import RunInfo
 from modelkit.runs.launcher import dispatch, reconcile
 
 RECONCILE_EVERY_S = 5.0
@@ -47,7 +48,7 @@ def cancel(run_id: str, *, runs_root: str | os.PathLike | None = None) -> RunInf
             now = time.time()
             con.execute("UPDATE runs SET state='cancelled', ended=? WHERE id=?", (now, run_id))
             previous = read_status(run_dir) or {}
-            write_json(run_dir / "status.json", {
+            write_json(run_dir / STATUS_FILE, {
                 **blank_status(state="cancelled", epoch=row["epoch"], epochs=row["epochs"]),
                 **previous, "state": "cancelled", "heartbeat": now, "error": None,
                 "traceback": None})

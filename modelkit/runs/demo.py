@@ -23,7 +23,8 @@ import secrets
 
 from modelkit.config import TrainConfig
 from modelkit.runs import experiments, launcher, registry
-from modelkit.runfolder import FINAL, RunInfo
+from modelkit.runfolder import FINAL
+from modelkit.runs.info import RunInfo
 
 # The demo: 800 synthetic faces (train 80 %), 48 px, 3 epochs, small_cnn.
 DEMO = TrainConfig(source="synthetic", backbone="small_cnn", image_size=48, epochs=3,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from modelkit.runfolder import ACTIVE, RunInfo, read_metrics
+from modelkit.runfolder import ACTIVE, read_metrics
+from modelkit.runs.info import RunInfo
 
 
 def fraction_done(*, epoch: int, batch: int, epochs: int, steps: int) -> float:

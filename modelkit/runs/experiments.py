@@ -32,7 +32,7 @@ from modelkit import paths
 from modelkit.config import TrainConfig, parse_loss_weights, parse_target
 from modelkit.labels import HEADS
 from modelkit.runs import launcher, reconciler, registry
-from modelkit.runfolder import RunInfo
+from modelkit.runs.info import RunInfo
 
 ROLES: tuple[str, ...] = ("treatment", "control")
 ROLE_TITLES = {"treatment": "remedy", "control": "control"}  # the remedy: as configured

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from modelkit import paths
 from modelkit.runs import reconciler, registry
-from modelkit.runfolder import RunInfo, write_json
+from modelkit.runfolder import LAUNCH_FILE, write_json
+from modelkit.runs.info import RunInfo
 from modelkit.runs.launcher import DEDUP_WINDOW_S, dispatch
 
 KINDS: tuple[str, ...] = ("train", "predict")
@@ -100,7 +101,7 @@ def start_job(kind: str, *, config: dict, parent: str | None = None,
             write_json(job_dir / JOB_FILE, config)
             launch = {"id": job_id, "kind": kind, "parent": parent, "config": config,
                       "cwd": os.getcwd(), "idempotency_key": idempotency_key, "created": now}
-            write_json(job_dir / "launch.json", launch)
+            write_json(job_dir / LAUNCH_FILE, launch)
             con.execute(
                 "INSERT INTO runs (id, state, config, cwd, idempotency_key, config_hash, created,"
                 " queued_at, kind, parent) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",

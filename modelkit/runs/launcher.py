@@ -30,7 +30,8 @@ from pathlib import Path
 from modelkit import paths
 from modelkit.config import TrainConfig
 from modelkit.runs import reconciler, registry
-from modelkit.runfolder import ACTIVE, RunInfo, write_json
+from modelkit.runfolder import ACTIVE, ATTEMPT_FILE, CONFIG_FILE, LAUNCH_FILE, LOG_FILE, write_json
+from modelkit.runs.info import RunInfo
 from modelkit.runs.processes import start_time
 
 DEDUP_WINDOW_S = 5.0
@@ -66,7 +67,7 @@ def dispatch(con: sqlite3.Connection, root: Path) -> None:
         run_dir = root / row["id"]
         now = time.time()
         try:
-            with (run_dir / "train.log").open("ab") as log:
+            with (run_dir / LOG_FILE).open("ab") as log:
                 proc = subprocess.Popen(
                     supervisor_command(row["id"], root), stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -82,7 +83,7 @@ def dispatch(con: sqlite3.Connection, root: Path) -> None:
             " pid_started=NULL, started=?, ended=NULL, error=NULL, attempts=attempts+1"
             " WHERE id=?", (proc.pid, born, now, row["id"]))
         # The folder's own record of the attempt, for a registry rebuilt meanwhile.
-        write_json(run_dir / "attempt.json", {"supervisor_pid": proc.pid,
+        write_json(run_dir / ATTEMPT_FILE, {"supervisor_pid": proc.pid,
                                               "supervisor_started": born, "started": now,
                                               "resume": bool(row["resume"]),
                                               "attempt": row["attempts"] + 1})
@@ -199,12 +200,12 @@ def submit(con: sqlite3.Connection, root: Path, config: TrainConfig | dict, *,
     run_id = _new_id(root)
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    config.save(run_dir / "config.json")
+    config.save(run_dir / CONFIG_FILE)
     launch = {"id": run_id, "config": values, "cwd": os.getcwd(),
               "idempotency_key": idempotency_key, "created": now}
     if experiment:
         launch["experiment"] = {"id": experiment["id"], "role": experiment["role"]}
-    write_json(run_dir / "launch.json", launch)
+    write_json(run_dir / LAUNCH_FILE, launch)
     con.execute(
         "INSERT INTO runs (id, state, config, cwd, idempotency_key, config_hash,"
         " created, queued_at, experiment, experiment_role) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?,"

@@ -27,8 +27,13 @@ from pathlib import Path
 
 from modelkit.runfolder import (
     ACTIVE,
+    ATTEMPT_FILE,
+    CANCEL_FILE,
+    CONFIG_FILE,
     FINAL,
+    LAUNCH_FILE,
     STATES,
+    STATUS_FILE,
     blank_status,
     clear_cancel,
     read_json,
@@ -92,14 +97,14 @@ def finish(con: sqlite3.Connection, row: sqlite3.Row, run_dir: Path, *,
                          epochs=row["epochs"])
     if never_started:
         state, error = "cancelled", None
-        write_json(run_dir / "status.json", {**blank, **previous, "state": state,
+        write_json(run_dir / STATUS_FILE, {**blank, **previous, "state": state,
                                              "heartbeat": now, "error": None})
     elif status is not None and status.get("state") in FINAL:
         state, error = status["state"], status.get("error")
     else:
         state = "failed"
         error = DIED_REASON + (f" ({describe_exit(returncode)})" if returncode is not None else "")
-        write_json(run_dir / "status.json", {**blank, **previous, "state": state,
+        write_json(run_dir / STATUS_FILE, {**blank, **previous, "state": state,
                                              "heartbeat": now, "error": error,
                                              "traceback": None})
         status = previous
@@ -127,7 +132,7 @@ def _adopted_state(run_dir: Path, status: dict | None, attempt: dict) -> tuple[s
             state, error = "failed", DIED_REASON  # the last attempt died early
         elif status is None:
             state = "queued"  # submitted, never launched
-    if state == "running" and (run_dir / "CANCEL").exists():
+    if state == "running" and (run_dir / CANCEL_FILE).exists():
         state = "cancelling"
     return state, error
 
@@ -142,13 +147,13 @@ def adopt_folders(con: sqlite3.Connection, root: Path) -> None:
         return
     known = {r["id"] for r in con.execute("SELECT id FROM runs")}
     for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in known):
-        launch = read_json(run_dir / "launch.json")
+        launch = read_json(run_dir / LAUNCH_FILE)
         status = read_status(run_dir)
         if launch is None and status is None:
             continue
-        config = (launch or {}).get("config") or read_json(run_dir / "config.json") or {}
+        config = (launch or {}).get("config") or read_json(run_dir / CONFIG_FILE) or {}
         created = (launch or {}).get("created") or run_dir.stat().st_mtime
-        attempt = read_json(run_dir / "attempt.json") or {}
+        attempt = read_json(run_dir / ATTEMPT_FILE) or {}
         state, error = _adopted_state(run_dir, status, attempt)
         experiment = (launch or {}).get("experiment") or {}  # a remedy experiment's link
         status = status or {}

@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from modelkit import paths
-from modelkit.runfolder import ACTIVE, FINAL, STALE_S, RunInfo, read_json, read_status, status_of_attempt
+from modelkit.runfolder import ACTIVE, CONFIG_FILE, FINAL, STALE_S, read_json, read_status, status_of_attempt
+from modelkit.runs.info import RunInfo
 
 FILENAME = "registry.sqlite"
 
@@ -185,7 +186,7 @@ def run_info(row: sqlite3.Row, root: Path, *, queue_position: int | None,
     failed = row["state"] == "failed"
     return RunInfo(
         id=row["id"], state=row["state"], pid=row["pid"], run_dir=os.fspath(run_dir),
-        config={**json.loads(row["config"] or "{}"), **(read_json(run_dir / "config.json") or {})},
+        config={**json.loads(row["config"] or "{}"), **(read_json(run_dir / CONFIG_FILE) or {})},
         created=row["created"], started=row["started"], ended=row["ended"], heartbeat=beat,
         epoch=status.get("epoch", row["epoch"]), epochs=status.get("epochs", row["epochs"]),
         batch=status.get("batch"), steps_per_epoch=status.get("steps_per_epoch"),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from modelkit import paths
 from modelkit.runs import jobs, reconciler, registry
-from modelkit.runfolder import ACTIVE
+from modelkit.runfolder import ACTIVE, CANCEL_FILE, CONFIG_FILE, LOG_FILE
 from modelkit.runs.launcher import child_env, dispatch
 from modelkit.runs.processes import describe_exit, start_time
 
@@ -34,7 +34,7 @@ from modelkit.runs.processes import describe_exit, start_time
 def train_command(run_dir: Path, *, resume: bool) -> list[str]:
     """The trainer's command line for one attempt: the run's config file, never flags."""
     cmd = [sys.executable, "-m", "modelkit", "train", "--config",
-           os.fspath(run_dir / "config.json"), "--run-dir", os.fspath(run_dir)]
+           os.fspath(run_dir / CONFIG_FILE), "--run-dir", os.fspath(run_dir)]
     return cmd + (["--resume"] if resume else [])
 
 
@@ -49,7 +49,7 @@ def _run_trainer(run_id: str, root: Path, run_dir: Path, *, resume: bool, cwd: s
         jobs.job_command(kind, run_dir)
     _say(f"starting: {' '.join(cmd)}")
     try:
-        with (run_dir / "train.log").open("ab") as log:
+        with (run_dir / LOG_FILE).open("ab") as log:
             child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, env=child_env(),
                                      cwd=cwd if cwd and Path(cwd).is_dir() else run_dir)
@@ -70,7 +70,7 @@ def supervise(run_id: str, *, runs_root: str | os.PathLike) -> int:
         reconciler.adopt_folders(con, root)  # the registry may have been rebuilt since dispatch
         row = registry.get_row(con, run_id)
     returncode = None
-    if row["state"] in ACTIVE and not (run_dir / "CANCEL").exists():
+    if row["state"] in ACTIVE and not (run_dir / CANCEL_FILE).exists():
         returncode = _run_trainer(run_id, root, run_dir, resume=bool(row["resume"]),
                                   cwd=row["cwd"], kind=row["kind"])
         _say(f"training process exited with {describe_exit(returncode)}")

@@ -1,4 +1,4 @@
-"""Every write to a run folder, in one place (docs/CONTRACTS.md, "A run folder").
+"""The trainer's writes to its run folder (docs/CONTRACTS.md, "A run folder").
 
 Both trainers write the same files through this module: ``status.json`` (kept
 current by a heartbeat thread, so a watcher tells a live run from a dead one even
@@ -31,38 +31,22 @@ import numpy as np
 import pandas as pd
 
 from modelkit.config import TrainConfig
-from modelkit.evaluate.predictions import PREDICTIONS_FILE  # the reader's name for the file
+from modelkit.runfolder import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    STATUS_FILE,
+    write_json,
+    write_parquet,
+)
 
-CONFIG_FILE = "config.json"
-STATUS_FILE = "status.json"
-METRICS_FILE = "metrics.jsonl"
-MODEL_FILE = "model.keras"
-CANCEL_FILE = "CANCEL"
-TENSORBOARD_DIR = "tensorboard"
-# model.fit's checkpoints: keras.callbacks.BackupAndRestore's folder (weights with the
-# optimizer state, and the completed epoch count).
-BACKUP_DIR = Path("checkpoints") / "backup"
-# The multi-worker trainer's tf.train.CheckpointManager folder (the chief's copy).
-MULTIWORKER_CHECKPOINTS = Path("checkpoints") / "multiworker"
 HEARTBEAT_S = 0.5
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON so a reader never sees half a file (write a temp file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
 
 
 def json_number(value) -> float | None:
     """A metric as a JSON number; NaN and infinities (not JSON) become null."""
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
-
-
-def cancel_requested(run_dir: Path) -> bool:
-    """Whether a ``CANCEL`` file asks this run to stop at the next batch."""
-    return (run_dir / CANCEL_FILE).exists()
 
 
 # ------------------------------------------------------------------------- the config
@@ -83,14 +67,13 @@ def write_run_config(run_dir: Path, config: TrainConfig, *, race_classes: list[s
     resolved = config.to_dict() | {
         "race_classes": list(race_classes), "age_is_range": bool(age_is_range),
         **{f"n_{split}": int(n) for split, n in split_sizes.items()}, **extra}
-    write_json_atomic(run_dir / CONFIG_FILE, resolved)
+    write_json(run_dir / CONFIG_FILE, resolved)
 
 
 def write_predictions(run_dir: Path, frame: pd.DataFrame) -> Path:
-    """``predictions.parquet`` (columns of docs/CONTRACTS.md)."""
-    path = run_dir / PREDICTIONS_FILE
-    frame.to_parquet(path, index=False)
-    return path
+    """``predictions.parquet`` (columns of docs/CONTRACTS.md), written atomically: the
+    pages poll it by modification time while a run ends."""
+    return write_parquet(run_dir / PREDICTIONS_FILE, frame)
 
 
 # ------------------------------------------------------------------------ metrics.jsonl
@@ -153,7 +136,7 @@ class StatusWriter:
     def write(self) -> None:
         with self._lock:
             self.fields["heartbeat"] = time.time()
-            write_json_atomic(self.path, self.fields)
+            write_json(self.path, self.fields)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import keras
 
+from modelkit import runfolder
 from modelkit.training import artifacts
 
 
@@ -83,8 +84,8 @@ class RunStatus(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.status.update(batch=batch + 1)
-        if artifacts.cancel_requested(self.run_dir):
-            raise TrainingCancelled(f"cancelled by {self.run_dir / artifacts.CANCEL_FILE}")
+        if runfolder.cancel_requested(self.run_dir):
+            raise TrainingCancelled(f"cancelled by {self.run_dir / runfolder.CANCEL_FILE}")
 
     def on_epoch_end(self, epoch, logs=None):
         self.status.update(epoch=epoch + 1, batch=0)

@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 
 from modelkit import model as modellib
+from modelkit import runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -118,7 +119,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
                                age_is_range=data.dataset.age_is_range,
                                split_sizes=data.split_sizes, **data.run_extras)
     status.update(steps_per_epoch=data.steps_per_epoch)
-    backup_dir = run_dir / artifacts.BACKUP_DIR
+    backup_dir = run_dir / runfolder.BACKUP_DIR
     if not resume:
         shutil.rmtree(backup_dir, ignore_errors=True)
     with devices.scope():
@@ -130,7 +131,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
         MetricsLogger(run_dir, steps=data.steps_per_epoch, batch_size=data.batch_size,
                       n_images=data.images_per_epoch, every=config.progress_every),
         RunStatus(status, run_dir),
-        keras.callbacks.TensorBoard(log_dir=str(run_dir / artifacts.TENSORBOARD_DIR),
+        keras.callbacks.TensorBoard(log_dir=str(run_dir / runfolder.TENSORBOARD_DIR),
                                     write_graph=False),
         # Validation (so metrics.jsonl) sees the averaged weights that the run will save.
         *([keras.callbacks.SwapEMAWeights()] if config.ema else []),
@@ -154,7 +155,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
 def _write_outputs(model: keras.Model, data: PreparedData, *, config: TrainConfig,
                    run_dir: Path) -> None:
     """The final model and the predictions on the evaluation splits."""
-    model.save(run_dir / artifacts.MODEL_FILE)
+    model.save(run_dir / runfolder.MODEL_FILE)
     frame = predict_frame(model, data.evaluation, image_size=config.image_size,
                           batch_size=config.batch_size, race_classes=data.race_classes,
                           trained_heads=data.trained_heads, cache=config.cache)

@@ -35,7 +35,7 @@ from modelkit.evaluate.predictions import (
     predictions_path,
     select_split,
 )
-from modelkit.runfolder import ACTIVE, read_json, read_status
+from modelkit.runfolder import ACTIVE, CONFIG_FILE, LAUNCH_FILE, read_json, read_status
 
 # The settings that decide which images land in a split.
 DATA_SETTINGS = ("source", "root", "labels", "limit", "seed")
@@ -79,7 +79,7 @@ def resolve_run(value: str | os.PathLike, *, runs_root: str | os.PathLike | None
         raise FileNotFoundError(f"no run {str(value)!r}: not a folder, and no {root / str(value)}; "
                                 "`python -m modelkit runs list` shows the run ids")
     folder = folder.resolve()
-    return RunRef(id=folder.name, run_dir=folder, config=read_json(folder / "config.json") or {})
+    return RunRef(id=folder.name, run_dir=folder, config=read_json(folder / CONFIG_FILE) or {})
 
 
 def comparability(run: RunRef, *, split: str) -> str | None:
@@ -90,7 +90,7 @@ def comparability(run: RunRef, *, split: str) -> str | None:
         return (f"still {state} (epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}); "
                 "compare it once it has finished")
     if not predictions_path(run.run_dir).is_file():
-        if state is None and (run.run_dir / "launch.json").is_file():
+        if state is None and (run.run_dir / LAUNCH_FILE).is_file():
             return "queued: it has not started yet"
         if state == "failed":
             return f"failed before writing predictions ({status.get('error') or 'see its train.log'})"

@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from modelkit import model as modellib
-from modelkit import objectives
+from modelkit import objectives, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -153,7 +153,7 @@ class _Worker:
                                       losses=objectives.loss_settings(config))
         checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer,
                                          epoch=self.epoch_var)
-        chief_dir = self.run_dir / artifacts.MULTIWORKER_CHECKPOINTS
+        chief_dir = self.run_dir / runfolder.MULTIWORKER_CHECKPOINTS
         self.own_dir = chief_dir if self.task.is_chief else Path(
             tempfile.mkdtemp(prefix=f"facescope-worker{self.task.task_index}-ckpt-"))
         self.manager = tf.train.CheckpointManager(checkpoint, str(self.own_dir), max_to_keep=1)
@@ -173,7 +173,7 @@ class _Worker:
             self.metrics.truncate(after_epoch=initial_epoch)
             self.status.update(epoch=initial_epoch, steps_per_epoch=self.data.steps_per_epoch)
             self.summary = tf.summary.create_file_writer(
-                str(self.run_dir / artifacts.TENSORBOARD_DIR))
+                str(self.run_dir / runfolder.TENSORBOARD_DIR))
         for epoch in range(initial_epoch, self.config.epochs):
             if not self._train_epoch(epoch):
                 self._save_checkpoint(epoch)
@@ -195,7 +195,7 @@ class _Worker:
         start, totals, steps = time.time(), {}, self.data.steps_per_epoch
         weights = self.steps.weights
         for batch in range(1, steps + 1):
-            cancel = self.task.is_chief and artifacts.cancel_requested(self.run_dir)
+            cancel = self.task.is_chief and runfolder.cancel_requested(self.run_dir)
             stats = self.steps.train(next(self.train_iter), cancel)
             if stats.pop("cancel") > 0:
                 return False
@@ -256,16 +256,16 @@ class _Worker:
     def _save_model(self) -> None:
         """Every worker saves (a collective); the others' copies go to scratch."""
         if self.task.is_chief:
-            self.model.save(self.run_dir / artifacts.MODEL_FILE)
+            self.model.save(self.run_dir / runfolder.MODEL_FILE)
             return
         scratch = Path(tempfile.mkdtemp(prefix="facescope-worker-model-"))
-        self.model.save(scratch / artifacts.MODEL_FILE)
+        self.model.save(scratch / runfolder.MODEL_FILE)
         shutil.rmtree(scratch, ignore_errors=True)
 
     def _write_predictions(self) -> None:
         """Predictions from the saved model, loaded outside the strategy: a plain
         local ``predict`` on the chief that needs no other worker."""
-        model = keras.saving.load_model(self.run_dir / artifacts.MODEL_FILE)
+        model = keras.saving.load_model(self.run_dir / runfolder.MODEL_FILE)
         artifacts.write_predictions(self.run_dir, predict_frame(
             model, self.data.evaluation, image_size=self.config.image_size,
             batch_size=self.config.batch_size, race_classes=self.data.race_classes,
