@@ -23,8 +23,12 @@ AGE_GROUP_MIDPOINTS = {
     "0-2": 1.0, "3-9": 6.0, "10-19": 14.5, "20-29": 24.5, "30-39": 34.5,
     "40-49": 44.5, "50-59": 54.5, "60-69": 64.5, "70+": 75.0,
 }
-# Ages are whole years 0..MAX_AGE: the age head's bins, and the readers' sanity range.
+# The one age range, in years, inclusive: the age head's bins (0..MAX_AGE) and what
+# every reader accepts (``age_out_of_range``). A source age outside it is refused where
+# it is read, so training and evaluation see the same ages.
+MIN_AGE = 0
 MAX_AGE = 100
+AGE_RANGE = f"{MIN_AGE}..{MAX_AGE}"
 
 UTKFACE_RACES = ("White", "Black", "Asian", "Indian", "Others")
 FAIRFACE_RACES = (
@@ -43,6 +47,20 @@ def age_to_group(age) -> pd.Categorical:
     codes = np.searchsorted(np.asarray(AGE_GROUP_EDGES), ages, side="right") - 1
     codes = np.where(np.isnan(ages) | (ages < 0), -1, codes)
     return pd.Categorical.from_codes(codes, categories=list(AGE_GROUPS), ordered=True)
+
+
+def age_out_of_range(ages) -> np.ndarray:
+    """Boolean mask: True where a known age in years (array-like) lies outside
+    ``MIN_AGE..MAX_AGE`` (inclusive; infinities too). Unknown ages (NaN, None) are not
+    out of range.
+
+    >>> age_out_of_range([-1, 0, 100, 105, None]).tolist()
+    [True, False, False, True, False]
+    """
+    years = pd.to_numeric(pd.Series(np.ravel(np.asarray(ages, dtype=object))), errors="coerce")
+    years = years.to_numpy(dtype=float, na_value=np.nan)
+    return ~np.isnan(years) & ~((years >= MIN_AGE) & (years <= MAX_AGE))
+
 
 # ----------------------------------------------------------------- mappings between sources
 # Race vocabularies by name: what a run's or an evaluation set's class list is matched to.

@@ -95,7 +95,10 @@ class DexAgeLoss(keras.losses.Loss):
 
     def _year_target(self, years):
         ages = tf.constant(AGES)[None, :]
-        centre = tf.clip_by_value(years, 0.0, float(MAX_AGE))[:, None]
+        # A guard only: every reader refuses ages outside labels.MIN_AGE..MAX_AGE (the
+        # head's bins), so a known age is never moved here and training's target is the
+        # age evaluation scores against. (-1, unknown, is masked by the caller.)
+        centre = tf.clip_by_value(years, float(labels.MIN_AGE), float(MAX_AGE))[:, None]
         if self.sigma <= 0:
             return tf.cast(tf.equal(ages, tf.round(centre)), "float32")
         weights = tf.exp(-0.5 * tf.square((ages - centre) / self.sigma))
@@ -107,8 +110,12 @@ class DexAgeLoss(keras.losses.Loss):
 
 # ---------------------------------------------------------------------------- metrics
 def expected_age(probabilities):
-    """DEX: the predicted age is the expected value of the softmax over years."""
-    return tf.reduce_sum(tf.cast(probabilities, "float32") * tf.constant(AGES), axis=-1)
+    """DEX: the predicted age is the expected value of the softmax over years.
+
+    The one formula for it: the loss and metrics, saliency's age score, the exported
+    signature and every prediction table (``modelkit.models.rows``) call this."""
+    probabilities = tf.cast(probabilities, "float32")
+    return tf.reduce_sum(probabilities * tf.constant(AGES[: probabilities.shape[-1]]), axis=-1)
 
 
 def age_true(y_true):

@@ -126,8 +126,9 @@ def check_value(attribute: str, value, *, race_classes) -> str | float:
             years = float(value)
         except (TypeError, ValueError):
             years = float("nan")
-        if not 0 <= years <= labels.MAX_AGE:
-            raise ValueError(f"age must be a number of years from 0 to {labels.MAX_AGE}; got {value!r}")
+        if np.isnan(years) or labels.age_out_of_range([years])[0]:
+            raise ValueError(f"age must be a number of years from {labels.MIN_AGE} to "
+                             f"{labels.MAX_AGE}; got {value!r}")
         return float(round(years))
     allowed = {"gender": labels.GENDERS, "race": tuple(race_classes),
                "age_group": labels.AGE_GROUPS}[attribute]
@@ -222,9 +223,17 @@ def parse_decisions(data: bytes, *, name: str = "corrections file") -> list[Deci
     died mid-write) is ignored.
 
     Raises:
-        ValueError: a line that is not a decision, naming the file and line number.
+        ValueError: a file that is not UTF-8, or a line that is not a decision, naming
+            the file and the line number.
     """
-    lines = data.decode("utf-8").split("\n")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{name}: not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
+                         "a corrections file must be UTF-8 JSON lines: save it as UTF-8, or "
+                         "fix or delete that line") from None
+    lines = text.split("\n")
     rows = []
     for number, line in enumerate(lines[:-1], start=1):  # lines[-1]: after the last newline
         if not line.strip():

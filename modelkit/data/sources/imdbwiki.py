@@ -11,7 +11,7 @@ import pandas as pd
 
 from modelkit.data.manifest import Skipped
 from modelkit.data.sources.raw import RawSource, existing_dir
-from modelkit.labels import MAX_AGE
+from modelkit.labels import AGE_RANGE, age_out_of_range
 
 IMDBWIKI_MATS = ("imdb.mat", "wiki.mat")
 MIN_FACE_SCORE = 1.0
@@ -21,8 +21,9 @@ def read_imdbwiki(*, root=None, labels=None, min_face_score: float = MIN_FACE_SC
     """IMDB-WIKI: ``imdb.mat`` / ``wiki.mat`` metadata, image paths relative to the
     .mat's folder. Age is the year the photo was taken minus the birth year, taking
     the photo as shot mid-year (the dataset authors' rule). Kept: one face with a
-    finite ``face_score >= min_face_score``, age 0..100. Gender 1=male 0=female,
-    NaN unknown (kept, null). No race."""
+    finite ``face_score >= min_face_score``, age in ``labels.MIN_AGE..MAX_AGE`` (the
+    rest are skipped with the reason). Gender 1=male 0=female, NaN unknown (kept,
+    null). No race."""
     mats = _find_mats(root, labels)
     parts, skipped = [], []
     for mat in mats:
@@ -80,8 +81,8 @@ def _read_imdbwiki_mat(mat: Path, *, min_face_score: float) -> tuple[pd.DataFram
     _mark(reasons, np.isfinite(second),
           lambda i: f"a second face in the photo (second_face_score {second[i]:.2f})")
     _mark(reasons, np.isnan(age), lambda i: f"no usable date of birth (dob {dob[i]!r})")
-    _mark(reasons, (age < 0) | (age > MAX_AGE),
-          lambda i: f"age {age[i]:.0f} outside 0..{MAX_AGE} (born {_birth_year(dob[i])}, photo {taken[i]:.0f})")
+    _mark(reasons, age_out_of_range(age),
+          lambda i: f"age {age[i]:.0f} outside {AGE_RANGE} (born {_birth_year(dob[i])}, photo {taken[i]:.0f})")
     keep = np.array([r is None for r in reasons], dtype=bool)
     gender = np.where(gender_code == 1, "male", np.where(gender_code == 0, "female", None))
     frame = pd.DataFrame({"path": np.asarray(paths, dtype=object)[keep], "age": age[keep],

@@ -65,7 +65,9 @@ def map_column(table: pd.DataFrame, column: str, mapping: dict, csv: Path, *,
 
 
 def parse_ages(values: pd.Series, csv: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Split an age column into years (numbers) and age groups (range strings)."""
+    """Split an age column into years (numbers) and age groups (range strings). A
+    number of years outside ``labels.MIN_AGE..MAX_AGE`` raises ValueError naming the
+    first such row."""
     text = values.astype("string").str.strip()
     years = pd.to_numeric(text, errors="coerce")
     is_group = text.notna() & (text != "") & years.isna()
@@ -74,11 +76,12 @@ def parse_ages(values: pd.Series, csv: Path) -> tuple[np.ndarray, np.ndarray]:
                              FAIRFACE_AGES, csv)
     except ValueError as err:
         raise ValueError(f"{err}, or an age in years") from None
-    out_of_range = years.notna() & ((years < 0) | (years > 120))
+    out_of_range = vocab.age_out_of_range(years)
     if out_of_range.any():
-        i = out_of_range.to_numpy().nonzero()[0][0]
+        i = out_of_range.nonzero()[0][0]
         raise ValueError(
             f"{str(csv)!r} row {i + 2}, column 'age': {text.iloc[i]!r} is not an age in years "
-            "(0..120) or an age group such as '20-29' or '70+'"
+            f"({vocab.AGE_RANGE}) or an age group such as '20-29' or '70+' "
+            f"({int(out_of_range.sum())} row(s) in all)"
         )
     return years.to_numpy(dtype=float, na_value=np.nan), groups

@@ -103,8 +103,8 @@ def _subset(frame: pd.DataFrame, *, limit: int | None, seed: int) -> pd.DataFram
 def read_utkface(*, root=None, labels=None) -> RawSource:
     """A folder (searched recursively) of ``[age]_[gender]_[race]_[datetime].jpg``
     files (the real ones end ``.jpg.chip.jpg``): gender 0=male 1=female, race 0..4 =
-    ``labels.UTKFACE_RACES``. Files with another extension or a malformed name are
-    skipped with the reason."""
+    ``labels.UTKFACE_RACES``. Files with another extension, a malformed name or an
+    age outside ``labels.MIN_AGE..MAX_AGE`` are skipped with the reason."""
     folder = existing_dir(root, source="utkface")
     rows, skipped = [], []
     for path in sorted(_walk_files(folder)):
@@ -136,6 +136,8 @@ def parse_utkface_name(name: str) -> dict | str:
     age, gender, race, _ = (f.strip() for f in fields)
     if not age.isdigit():
         return f"malformed UTKFace name: age {age!r} is not a whole number ({expected})"
+    if vocab.age_out_of_range([int(age)])[0]:
+        return f"age {int(age)} outside {vocab.AGE_RANGE} years, the range every reader accepts"
     if gender not in ("0", "1"):
         return f"malformed UTKFace name: gender {gender!r} is not 0 (male) or 1 (female)"
     races = vocab.UTKFACE_RACES
@@ -195,7 +197,8 @@ def read_csv(*, root=None, labels=None, race_classes: tuple[str, ...] | None = N
     ``race``, ``split`` (header names are case-insensitive).
 
     - ``path``: relative to ``root`` when given, else to the CSV's folder.
-    - ``age``: years (0..120), or an age group (``20-29``, ``70+``; FairFace's
+    - ``age``: years (``labels.MIN_AGE..MAX_AGE``, 0..100; others are refused naming
+      the row), or an age group (``20-29``, ``70+``; FairFace's
       ``more than 70`` too). Empty = unknown.
     - ``gender``: ``male``/``female`` in any case (``Male``, ``FEMALE``); no codes
       such as 0/1 or M/F, whose meaning differs between sources. Empty = unknown.
