@@ -26,7 +26,7 @@ from modelkit import labels
 from modelkit.balance import TRAIN_SPLIT, epoch_counts, split_part, training_plan
 from modelkit.data import load_dataset
 from modelkit.data.manifest import Dataset, counts
-from modelkit.paths import data_roots, is_under_data_root
+from modelkit.paths import check_data_path
 
 D = cfg.DEFAULTS
 A_NUMBER = "a number"
@@ -99,16 +99,17 @@ def source_problem(config: cfg.TrainConfig) -> tuple[str | None, str | None]:
 
 
 def check_dataset_path(path: str, *, what: str) -> str | None:
-    """The error to show for a typed path outside the configured data roots, or None.
+    """The error to show for a typed path ``check_data_path`` refuses, or None (also
+    for nothing typed yet: ``source_problem`` hints at that).
 
     The dashboard may be reachable by others: it must not become a way to read
     arbitrary files on the server (``/etc``...)."""
     if not path:
         return None
-    if not is_under_data_root(path):
-        roots = ", ".join(str(r) for r in data_roots())
-        return (f"{what} {path!r} is outside the allowed data folders ({roots}). "
-                "Put the dataset under one of them, or set FACESCOPE_DATA_ROOTS.")
+    try:
+        check_data_path(path)
+    except ValueError as exc:
+        return f"{what} {exc}"
     return None
 
 

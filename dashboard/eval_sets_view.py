@@ -72,18 +72,17 @@ def evaluation_set_ui(run_dir: Path, compare_dir: Path | None) -> tuple[Path, Pa
 # ----------------------------------------------------------------------------- the form
 def path_error(*, source: str, root: str, labels_file: str) -> str | None:
     """Why the typed dataset paths cannot be used, or None. Like the Train page, the
-    dashboard reads only under ``modelkit.paths.data_roots()``."""
+    dashboard reads only what ``modelkit.paths.check_data_path`` accepts."""
     if not root and not labels_file and source != "synthetic":
         return f"The {source} source needs a dataset folder (or a labels file)."
-    roots = paths.data_roots()
     for what, value, exists in (("Dataset folder", root, os.path.isdir),
                                 ("Labels file", labels_file, os.path.isfile)):
         if not value:
             continue
-        if not paths.is_under_data_root(value, roots):
-            return (f"{what} {value!r} is outside the folders the dashboard may read: "
-                    f"{', '.join(map(str, roots))}. Move or link the data there, set "
-                    "FACESCOPE_DATA_ROOTS, or predict from the command line "
+        try:
+            paths.check_data_path(value)
+        except ValueError as exc:
+            return (f"{what} {exc} Or predict from the command line "
                     "(`python -m modelkit predict --run-dir ... --source ... --root ...`).")
         if not exists(os.path.expanduser(value)):
             return f"{what} {value!r} does not exist."

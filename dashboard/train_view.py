@@ -29,8 +29,8 @@ NEEDS_ROOT = {"utkface": "the UTKFace image folder", "fairface": "the FairFace f
 def path_error(*, source: str, root: str, labels_file: str) -> str | None:
     """Why the dataset paths typed in the form cannot be used, or None when they can.
 
-    The dashboard may only read under ``modelkit.paths.data_roots()`` (the server's
-    files are not the browser user's to browse); the CLI has no such limit.
+    The dashboard may only read what ``modelkit.paths.check_data_path`` accepts (the
+    server's files are not the browser user's to browse); the CLI has no such limit.
     """
     if source == "synthetic":
         return None
@@ -38,12 +38,13 @@ def path_error(*, source: str, root: str, labels_file: str) -> str | None:
         return f"The {source} source needs a dataset folder: {NEEDS_ROOT[source]}."
     if source == "csv" and not labels_file:
         return "The csv source needs a labels CSV (columns path, age, gender, race[, split])."
-    roots = paths.data_roots()
     for what, value in (("Dataset folder", root), ("Labels CSV", labels_file)):
-        if value and not paths.is_under_data_root(value, roots):
-            return (f"{what} {value!r} is outside the folders the dashboard may read: "
-                    f"{', '.join(map(str, roots))}. Move or link the data there, set "
-                    "FACESCOPE_DATA_ROOTS, or train from the command line "
+        if not value:
+            continue
+        try:
+            paths.check_data_path(value)
+        except ValueError as exc:
+            return (f"{what} {exc} Or train from the command line "
                     "(`python -m modelkit train ... --background`).")
     for what, value, is_ok in (("Dataset folder", root, os.path.isdir),
                                ("Labels CSV", labels_file, os.path.isfile)):

@@ -7,6 +7,7 @@ users on one machine never step on each other.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,41 @@ def data_roots() -> list[Path]:
             (REPO_ROOT.parent / "shared" / "data").resolve()]
 
 
-def is_under_data_root(path: str | os.PathLike, roots: list[Path] | None = None) -> bool:
-    """True when ``path`` (after resolving ``..`` and symlinks) lies in a data root."""
-    resolved = Path(path).expanduser().resolve()
-    return any(resolved == root or root in resolved.parents for root in (roots or data_roots()))
+def check_data_path(typed: str | os.PathLike, *, roots: Iterable[str | os.PathLike] | None = None) -> Path:
+    """The one rule for "may the dashboard read this typed path?": the resolved path,
+    or ``ValueError`` with a message to show as it is.
+
+    ``~`` is expanded; a relative path is taken from the current working directory
+    (the dashboard server's, not the browser user's); ``..`` and symlinks are resolved
+    *before* the check, so a link inside a root that points outside is refused and a
+    path that resolves into a root is accepted. A root itself counts as inside; a
+    sibling whose name merely starts with a root's (``/data2`` beside ``/data``) does
+    not. An empty path is refused. ``roots`` defaults to ``data_roots()``; the path
+    need not exist (say so separately). The message names the typed path, the allowed
+    roots and ``FACESCOPE_DATA_ROOTS``, the way to allow another folder.
+    """
+    allowed = data_roots() if roots is None else [Path(r).expanduser().resolve() for r in roots]
+    fix = (f"Move or link the data under one of them, or add its folder to FACESCOPE_DATA_ROOTS "
+           f"({os.pathsep!r}-separated) before starting the dashboard.")
+    where = ", ".join(map(str, allowed)) or "none configured"
+    text = os.fspath(typed)
+    if not text.strip():
+        raise ValueError(f"{text!r} is empty: type a path under one of the folders the "
+                         f"dashboard may read: {where}. {fix}")
+    try:
+        resolved = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte...
+        raise ValueError(f"{text!r} is not a usable path ({exc}).") from None
+    if any(resolved == root or root in resolved.parents for root in allowed):
+        return resolved
+    shown = f"{text!r}" if str(resolved) == text else f"{text!r} (resolving to {resolved})"
+    raise ValueError(f"{shown} is outside the folders the dashboard may read: {where}. {fix}")
+
+
+def is_under_data_root(path: str | os.PathLike, roots: Iterable[str | os.PathLike] | None = None) -> bool:
+    """True when ``check_data_path`` accepts ``path``."""
+    try:
+        check_data_path(path, roots=roots)
+    except ValueError:
+        return False
+    return True
