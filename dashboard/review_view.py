@@ -21,7 +21,7 @@ from dashboard import loaders
 from dashboard.titles import ATTRIBUTE_TITLES, HEAD_TITLES
 from modelkit import labels
 from modelkit.curation import corrections as cx
-from modelkit.curation import ranking
+from modelkit.curation import rank_jobs, ranking
 from modelkit.curation.suspects import HEAD_ATTRIBUTES, select
 
 PAGE_SIZE = 24
@@ -122,8 +122,8 @@ def _vocabulary(table: pd.DataFrame, attribute: str) -> list[str]:
 def ranking_ui(run_dir: Path) -> pd.DataFrame | None:
     """The run's table; or, while there is none, the button that ranks it in the
     background and a panel that polls for the result (then None)."""
-    state = ranking.ranking_state(run_dir)
-    if state.state == "running":
+    state = rank_jobs.ranking_state(run_dir)
+    if state.state in ("queued", "running"):
         _poll(str(run_dir))
         return None
     if state.state in ("none", "failed"):
@@ -132,21 +132,21 @@ def ranking_ui(run_dir: Path) -> pd.DataFrame | None:
             "run's backbone and cross-validates a classifier per head (minutes on a CPU). "
             f"Or run `python -m modelkit labels rank --run-dir {run_dir}`.")
         if st.button("Rank suspect labels", type="primary", key="review_rank"):
-            ranking.start_ranking(run_dir)
+            rank_jobs.start_ranking(run_dir)
             st.rerun()
         return None
     if state.state == "stale":
         st.warning(state.message)
         if st.button("Rank again", key="review_rerank"):
-            ranking.start_ranking(run_dir)
+            rank_jobs.start_ranking(run_dir)
             st.rerun()
     return suspects_table(str(run_dir), loaders.file_mtime(ranking.suspects_path(run_dir)))
 
 
 @st.fragment(run_every=POLL_S)
 def _poll(run_dir: str) -> None:
-    state = ranking.ranking_state(run_dir)
-    if state.state != "running":
+    state = rank_jobs.ranking_state(run_dir)
+    if state.state not in ("queued", "running"):
         st.rerun()
     st.info(f"{Path(run_dir).name}: {state.message}. This page shows the suspects when it ends.")
 

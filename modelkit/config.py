@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -33,6 +34,11 @@ SOURCE_TITLES = {"synthetic": "Synthetic faces", "utkface": "UTKFace", "fairface
 # small_cnn_deep: small_cnn with a second conv in its middle stages, for a longer budget.
 BACKBONES: tuple[str, ...] = ("small_cnn", "small_cnn_deep", "mobilenet_v3_small",
                               "efficientnet_b0", "inception_resnet_v2")
+# The smallest square input each backbone builds at (keras.applications' own minimums).
+MIN_IMAGE_SIZE = {"small_cnn": 16, "small_cnn_deep": 16, "mobilenet_v3_small": 32,
+                  "efficientnet_b0": 32, "inception_resnet_v2": 75}
+# The backbones that keras.applications can start from ImageNet weights (a download).
+IMAGENET_BACKBONES: tuple[str, ...] = ("mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2")
 # "none" trains on the split as it is; the others oversample to balance that attribute
 # ("joint": the age group × gender × race cells).
 BALANCE_MODES: tuple[str, ...] = ("none", "age_group", "gender", "race", "joint")
@@ -50,6 +56,28 @@ ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group"
 MAX_PIXELS = 40_000_000               # 40 megapixels (e.g. 8000 x 5000)
 IMAGE_SIZES: tuple[int, ...] = (32, 48, 64, 96, 128, 160, 224)
 WEIGHTS_WORDS: tuple[str, ...] = ("none", "imagenet")
+WEIGHTS_SUFFIXES: tuple[str, ...] = (".keras", ".weights.h5")
+# What a run's config.json adds to the settings once the trainer resolved them (the
+# data's race classes, the heads it trained, images per split, the corrections it
+# applied, the multi-worker layout): the only keys beside TrainConfig's fields that a
+# config file may hold.
+RESOLVED_KEYS: tuple[str, ...] = ("race_classes", "age_is_range", "heads", "n_train", "n_val",
+                                  "n_test", "corrections_sha256", "corrections_applied",
+                                  "distribution")
+
+
+def check_keys(values: dict, *, allowed, what: str = "train setting") -> None:
+    """Refuse a key that is not ``allowed``, naming it and the nearest allowed one (a
+    typo in a config file must not be dropped silently).
+
+    Raises:
+        ValueError: e.g. ``unknown train setting 'epocs' (did you mean 'epochs'?)``.
+    """
+    allowed = list(allowed)
+    for key in sorted(set(values) - set(allowed)):
+        near = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"expected one of {', '.join(sorted(allowed))}"
+        raise ValueError(f"unknown {what} {key!r} ({hint})")
 
 
 def parse_target(value: str | int) -> str | int:
@@ -134,10 +162,19 @@ class TrainConfig:
     align: bool = False
 
     def __post_init__(self) -> None:
-        self.validate()
+        self.validate(files=False)
 
-    def validate(self) -> None:
-        """Check every field against its vocabulary; the error names the field and fix."""
+    def validate(self, *, files: bool = True) -> None:
+        """Check every field against its vocabulary, and every check the trainer would
+        make on these settings, so a mistake is refused at the door (the Train form,
+        ``train``, the launcher) instead of failing later in the queue. The error names
+        the field, the value and what is allowed.
+
+        Args:
+            files: also check that the weights and corrections files exist. Building a
+                config (``__post_init__``) skips it, so a finished run's config.json still
+                loads after its files moved; every start of training checks them.
+        """
         for name, value, allowed in (("source", self.source, SOURCES),
                                      ("backbone", self.backbone, BACKBONES),
                                      ("balance", self.balance, BALANCE_MODES)):
@@ -160,6 +197,9 @@ class TrainConfig:
                                              or not self.corrections.strip()):
             raise ValueError("corrections must be the path of a corrections file or None; "
                              f"got {self.corrections!r}")
+        self._check_backbone()
+        if files:
+            self._check_files()
         for name in ("align", "ema"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
@@ -169,15 +209,51 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
                 raise ValueError(f"{name} must be a number from 0 to {top:g}; got {value!r}")
 
+    def _check_backbone(self) -> None:
+        smallest = MIN_IMAGE_SIZE[self.backbone]
+        if self.image_size < smallest:
+            raise ValueError(f"image_size {self.image_size} is too small for backbone "
+                             f"{self.backbone}; use at least {smallest} (e.g. --image-size "
+                             f"{max(smallest, 96)})")
+        if not isinstance(self.weights, str) or not self.weights.strip():
+            raise ValueError(f"weights must be {' or '.join(WEIGHTS_WORDS)} or a weights file; "
+                             f"got {self.weights!r}")
+        if self.weights == "imagenet" and self.backbone not in IMAGENET_BACKBONES:
+            raise ValueError(f"backbone {self.backbone} has no imagenet weights; use weights "
+                             f"none, or one of {', '.join(IMAGENET_BACKBONES)}")
+        if self.weights not in WEIGHTS_WORDS and not self.weights.endswith(WEIGHTS_SUFFIXES):
+            raise ValueError(f"weights {self.weights!r} must be {' or '.join(WEIGHTS_WORDS)} or "
+                             f"a {' / '.join(WEIGHTS_SUFFIXES)} file")
+
+    def _check_files(self) -> None:
+        for name, value in (("weights", None if self.weights in WEIGHTS_WORDS else self.weights),
+                            ("corrections", self.corrections)):
+            if value and not Path(value).expanduser().is_file():
+                raise ValueError(f"{name} file {value} not found (resolved from "
+                                 f"{Path.cwd()}): give the path of an existing file")
+
     # ------------------------------------------------------------------ round trips
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        """From a dict such as a run's config.json; keys that are not fields (the run's
-        resolved extras: ``race_classes``, ``n_train``...) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls, values: dict, *, resolved: bool = True) -> TrainConfig:
+        """From a dict such as a run's config.json.
+
+        Args:
+            resolved: allow the keys a trainer adds to config.json (``RESOLVED_KEYS``),
+                which are dropped; any other unknown key is refused.
+
+        Raises:
+            ValueError: an unknown key (named, with the nearest setting), or a value
+                the config refuses.
+        """
+        names = cls.field_names()
+        check_keys(values, allowed=names + (RESOLVED_KEYS if resolved else ()))
         return cls(**{k: v for k, v in values.items() if k in names})
 
     @classmethod

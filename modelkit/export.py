@@ -66,7 +66,6 @@ def serving_function(model, *, image_size: int, resize: bool = True):
     from modelkit import objectives
     from modelkit.data.decode import resize_tf
 
-    ages = tf.constant(objectives.AGES)
     to_groups = tf.constant(objectives.age_group_matrix())
     upper_edges = tf.constant(labels.AGE_GROUP_EDGES[1:], dtype=tf.float32)
 
@@ -79,7 +78,7 @@ def serving_function(model, *, image_size: int, resize: bool = True):
         if isinstance(outputs, dict):
             outputs = [outputs[name] for name in labels.HEADS]
         gender, race, age = (tf.cast(o, tf.float32) for o in outputs)
-        years = tf.reduce_sum(age * ages, axis=-1)
+        years = objectives.expected_age(age)
         # The group holding the expected age: how many group edges it has passed.
         group = tf.reduce_sum(tf.cast(years[:, None] >= upper_edges[None, :], tf.int32), axis=1)
         return {"gender_probs": gender, "race_probs": race, "age_years": years,

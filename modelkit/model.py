@@ -22,12 +22,10 @@ import keras
 import tensorflow as tf
 
 from modelkit import labels
-from modelkit.config import BACKBONES, TrainConfig
+from modelkit.config import BACKBONES, MIN_IMAGE_SIZE, TrainConfig
 from modelkit.labels import MAX_AGE
 from modelkit.objectives import head_losses, head_metrics, loss_settings
 
-MIN_IMAGE_SIZE = {"small_cnn": 16, "small_cnn_deep": 16, "mobilenet_v3_small": 32,
-                  "efficientnet_b0": 32, "inception_resnet_v2": 75}
 # The from-scratch conv stacks: (filters, conv layers) per stage, a 2x2 max pool between
 # stages. The deep one's second convs in stages 2 and 3 cost about 1.4x the time per
 # epoch on a CPU; at 18 epochs they bought accuracy on every head (docs/BENCHMARKS.md

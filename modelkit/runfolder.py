@@ -13,6 +13,9 @@ holds the exact shapes:
   supervisor runs the current attempt); the process logs to ``train.log``;
 - ``CANCEL`` asks the run to stop at the next batch.
 
+The writers (:class:`StatusWriter`, :class:`MetricsFile`) are what every process that
+reports through a folder uses: both trainers, prediction and ranking jobs.
+
 Readers here never raise on a half-written or missing file: a run is read while it is
 being written, so a torn last line is skipped and a missing status is ``None``.
 """
@@ -22,6 +25,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+import time
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
@@ -39,6 +46,8 @@ TENSORBOARD_DIR = "tensorboard"
 BACKUP_DIR = Path("checkpoints") / "backup"
 # The multi-worker trainer's tf.train.CheckpointManager folder (the chief's copy).
 MULTIWORKER_CHECKPOINTS = Path("checkpoints") / "multiworker"
+# How often a live process rewrites its status.json heartbeat, in seconds.
+HEARTBEAT_S = 0.5
 
 STATES = ("queued", "running", "cancelling", "cancelled", "failed", "finished")
 ACTIVE = ("running", "cancelling")
@@ -160,3 +169,76 @@ def cancel_requested(run_dir: str | os.PathLike) -> bool:
 def read_config(run_dir: str | os.PathLike) -> dict:
     """The run's ``config.json`` as written; ``{}`` when it has none or it is unreadable."""
     return read_json(Path(run_dir) / CONFIG_FILE) or {}
+
+
+# ------------------------------------------------------------------------ metrics.jsonl
+class MetricsFile:
+    """``metrics.jsonl``: one JSON object per line, flushed as it is written, so the
+    dashboard reads progress while the run trains."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / METRICS_FILE
+
+    def append(self, line: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def truncate(self, *, after_epoch: int) -> None:
+        """Drop the lines of epochs after ``after_epoch``: the work a resume redoes,
+        so each epoch appears once."""
+        if not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("epoch", 0) <= after_epoch]
+        self.path.write_text("".join(line + "\n" for line in keep))
+
+
+# -------------------------------------------------------------------------- status.json
+class StatusWriter:
+    """Keeps ``status.json`` current: fields set by the trainer, the heartbeat
+    rewritten every ``HEARTBEAT_S`` seconds by a daemon thread until :meth:`close`."""
+
+    def __init__(self, run_dir: Path, *, epochs: int):
+        self.path = run_dir / STATUS_FILE
+        self.fields = {"state": "running", "pid": os.getpid(), "heartbeat": time.time(),
+                       "epoch": 0, "epochs": epochs, "batch": 0, "steps_per_epoch": 0,
+                       "error": None, "traceback": None}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.write()
+        self._thread = threading.Thread(target=self._beat, name="status-heartbeat", daemon=True)
+        self._thread.start()
+
+    def update(self, **fields) -> None:
+        with self._lock:
+            self.fields.update(fields)
+
+    def write(self) -> None:
+        with self._lock:
+            self.fields["heartbeat"] = time.time()
+            write_json(self.path, self.fields)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.write()
+            except OSError:  # run folder deleted under us: nothing left to report to
+                return
+
+    def close(self, **final) -> None:
+        """Stop the heartbeat and write the final state (``state=...``)."""
+        self._stop.set()
+        self._thread.join()
+        self.update(**final)
+        self.write()
+
+    @contextlib.contextmanager
+    def failing_on_error(self) -> Iterator[StatusWriter]:
+        """On any exception inside: close as ``failed`` with the error and its
+        traceback, then re-raise."""
+        try:
+            yield self
+        except BaseException as exc:
+            self.close(state="failed", error=f"{type(exc).__name__}: {exc}",
+                       traceback=traceback.format_exc())
+            raise

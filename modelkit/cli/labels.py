@@ -1,6 +1,7 @@
 """`python -m modelkit labels {rank,suspects,review,decisions}`: suspect labels.
 
     python -m modelkit labels rank --run-dir R                 # writes R/suspects.parquet
+    python -m modelkit labels rank --run-dir R --background    # queued behind any training run
     python -m modelkit labels suspects --run-dir R --head age --top 20 [--json]
     python -m modelkit labels review --run-dir R --path P --attribute gender --set male
     python -m modelkit labels review --source utkface --root DIR --path P --attribute age --exclude
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelkit.curation.corrections import CORRECTABLE
+from modelkit.curation.suspects import DEFAULT_FOLDS
 from modelkit.labels import HEADS
 
 HEAD_CHOICES = (*HEADS, "all")
@@ -31,9 +33,15 @@ def add_parser(sub) -> None:
     actions = p.add_subparsers(dest="labels_command", required=True)
 
     rank = actions.add_parser("rank", help="embed, cross-validate and rank a run's labels")
-    rank.add_argument("--run-dir", required=True, help="a finished run (holds model.keras)")
-    rank.add_argument("--folds", type=int, default=5, help="K of the K-fold cross-validation")
+    rank.add_argument("--run-dir", help="a finished run (holds model.keras)")
+    rank.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="K of the K-fold cross-validation")
     rank.add_argument("--seed", type=int, default=0)
+    rank.add_argument("--background", action="store_true",
+                      help="queue the ranking as a background job (one job at a time: it "
+                           "waits for a training run) and print the job's id")
+    rank.add_argument("--config", help="a rank job's job.json (the queue's supervisor passes it)")
+    rank.add_argument("--job-dir", help="the job folder to report to (with --config)")
+    rank.add_argument("--runs-root", default=None, help="default $FACESCOPE_RUNS_ROOT or ./runs")
     rank.add_argument("--json", action="store_true", help="print how it went as JSON")
     rank.set_defaults(func=run_rank)
 
@@ -77,10 +85,22 @@ def _dataset_arguments(p: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------------------ rank
 def run_rank(args: argparse.Namespace) -> int:
-    from modelkit.curation import ranking
+    from modelkit.curation import rank_jobs, ranking
 
-    result = ranking.rank_run(args.run_dir, folds=args.folds, seed=args.seed)
-    ranking.finish_job(args.run_dir)
+    if bool(args.config) != bool(args.job_dir) or not (args.run_dir or args.config):
+        raise ValueError("labels rank takes --run-dir R (or --config JOB.json with --job-dir DIR, "
+                         "as the queue runs it)")
+    if args.background:
+        job = rank_jobs.start_ranking(args.run_dir, folds=args.folds, seed=args.seed,
+                                      runs_root=args.runs_root)
+        print(json.dumps({"id": job.id, "state": job.state}) if args.json else job.id)
+        return 0
+    if args.job_dir:
+        settings = json.loads(Path(args.config).read_text())
+        result = rank_jobs.run_job(settings, job_dir=args.job_dir)
+        args.run_dir = settings["run_dir"]
+    else:
+        result = ranking.rank_run(args.run_dir, folds=args.folds, seed=args.seed)
     meta = result.meta
     if args.json:
         print(json.dumps(meta, indent=1))
@@ -94,11 +114,11 @@ def run_rank(args: argparse.Namespace) -> int:
 
 
 def run_suspects(args: argparse.Namespace) -> int:
-    from modelkit.curation import ranking, suspects
+    from modelkit.curation import rank_jobs, ranking, suspects
 
     if args.top < 0:
         raise ValueError(f"--top must be 0 or more, got {args.top}")
-    state = ranking.ranking_state(args.run_dir)
+    state = rank_jobs.ranking_state(args.run_dir)
     if args.rerank or state.state in ("none", "stale", "failed"):
         print(f"ranking {args.run_dir} ({state.message or 'again'})...", file=sys.stderr)
         table = ranking.rank_run(args.run_dir).table

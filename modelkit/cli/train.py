@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from modelkit import config as cfg
 from modelkit import paths
@@ -117,9 +118,20 @@ def _control_item(value: str) -> tuple[str, object]:
 
 
 def config_from_args(args: argparse.Namespace) -> cfg.TrainConfig:
-    """TrainConfig's defaults, overridden by ``--config FILE``, overridden by the flags."""
-    base = cfg.TrainConfig.load(args.config).to_dict() if args.config else {}
-    names = {f for f in cfg.TrainConfig.__dataclass_fields__}
+    """TrainConfig's defaults, overridden by ``--config FILE``, overridden by the flags.
+
+    ``--resume`` without ``--config`` starts from the run's own ``config.json``, so a
+    resumed run keeps its planned epochs (and every other setting) unless a flag says
+    otherwise.
+    """
+    from modelkit.runfolder import CONFIG_FILE
+
+    source = args.config
+    if source is None and args.resume and args.run_dir:
+        saved = Path(args.run_dir) / CONFIG_FILE
+        source = saved if saved.is_file() else None
+    base = cfg.TrainConfig.load(source).to_dict() if source else {}
+    names = cfg.TrainConfig.field_names()
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     return cfg.TrainConfig.from_dict(base | given)
 
@@ -133,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and not args.run_dir:
         raise ValueError("--resume needs --run-dir: the run folder to continue")
     config = config_from_args(args)
+    config.validate()  # files too: a missing weights file is refused now, not in the queue
     if args.control:
         return _experiment(args, config)
     if args.workers:

@@ -6,8 +6,9 @@ One concept per module:
   pooled features the heads read), with the run's own head probabilities;
 - :mod:`~modelkit.curation.suspects`: out-of-sample predictions on those embeddings
   (K-fold ``cross_val_predict``) scored by ``cleanlab``; the ranked tidy table;
-- :mod:`~modelkit.curation.ranking`: a run's ranking, in the foreground or as a
-  background process, saved as ``<run>/suspects.parquet``;
+- :mod:`~modelkit.curation.ranking`: a run's ranking, saved as ``<run>/suspects.parquet``;
+- :mod:`~modelkit.curation.rank_jobs`: the same as a ``rank`` job of the one queue
+  (it waits behind a training run), and where a run's ranking stands;
 - :mod:`~modelkit.curation.corrections`: the append-only corrections file of a
   dataset (latest decision wins, undo is a row too);
 - :mod:`~modelkit.curation.apply`: ``apply_corrections``, the file's standing decisions

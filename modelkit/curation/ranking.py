@@ -11,10 +11,8 @@ crops, and its rows name the original images), ranks the labels
 - ``suspects.json``: how it was made (images, folds, seconds per step, issues per
   attribute, the model's mtime it was ranked with).
 
-Ranking can take minutes on a CPU, so the dashboard starts it with
-:func:`start_ranking`: ``python -m modelkit labels rank --run-dir R`` in a session of
-its own, logging to ``suspects.log``; ``suspects.job.json`` holds its pid and start
-time while it runs, and :func:`ranking_state` tells running, done, failed or stale.
+Ranking can take minutes on a CPU, so the dashboard queues it as a background job
+(:mod:`modelkit.curation.rank_jobs`), behind any training run.
 
 Example::
 
@@ -27,8 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +33,11 @@ import pandas as pd
 
 from modelkit.config import TrainConfig
 from modelkit.curation.suspects import DEFAULT_FOLDS, SUSPECT_COLUMNS
-from modelkit.runfolder import CONFIG_FILE, MODEL_FILE
-from modelkit.runs.processes import is_alive
+from modelkit.models.run_model import load_run_model
+from modelkit.runfolder import CONFIG_FILE, MODEL_FILE, write_json, write_parquet
 
 SUSPECTS_FILE = "suspects.parquet"
 SUSPECTS_META = "suspects.json"
-RANKING_JOB = "suspects.job.json"
-RANKING_LOG = "suspects.log"
 
 
 @dataclass(frozen=True)
@@ -51,15 +45,6 @@ class RankResult:
     table: pd.DataFrame
     meta: dict
     embeddings: object  # modelkit.curation.embed.Embeddings
-
-
-@dataclass(frozen=True)
-class RankingState:
-    """``state``: ``none`` (never ranked), ``running``, ``done``, ``stale`` (the model
-    changed since) or ``failed``; ``message`` says what to do."""
-
-    state: str
-    message: str = ""
 
 
 def run_config(run_dir: str | os.PathLike) -> dict:
@@ -91,8 +76,6 @@ def rank_run(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, seed: in
     if not model_file.is_file():
         raise FileNotFoundError(f"{model_file} not found: the run has no trained model yet "
                                 "(rank a finished run)")
-    import keras
-
     from modelkit.curation.embed import embed_images
     from modelkit.curation.suspects import find_suspects
 
@@ -108,7 +91,7 @@ def rank_run(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, seed: in
         seen, dataset = crops, dataclasses.replace(
             dataset, manifest=crops.assign(path=crops["original_path"]).drop(columns="original_path"))
     loaded = time.perf_counter()
-    model = keras.saving.load_model(model_file, compile=False)
+    model = load_run_model(run_dir)
     embeddings = embed_images(model, seen, race_classes=dataset.race_classes, batch_size=batch_size)
     embedded = time.perf_counter()
     table = find_suspects(embeddings.features, dataset.manifest, race_classes=dataset.race_classes,
@@ -129,12 +112,8 @@ def rank_run(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, seed: in
 
 def write_suspects(run_dir: Path, table: pd.DataFrame, meta: dict) -> None:
     """Both files, each written to a temp name and renamed (a reader never sees half)."""
-    tmp = run_dir / f".{SUSPECTS_FILE}.{os.getpid()}.tmp"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, run_dir / SUSPECTS_FILE)
-    tmp = run_dir / f".{SUSPECTS_META}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, run_dir / SUSPECTS_META)
+    write_parquet(run_dir / SUSPECTS_FILE, table)
+    write_json(run_dir / SUSPECTS_META, meta)
 
 
 def suspects_path(run_dir: str | os.PathLike) -> Path:
@@ -162,57 +141,3 @@ def read_suspects(run_dir: str | os.PathLike) -> pd.DataFrame:
 def read_meta(run_dir: str | os.PathLike) -> dict:
     path = Path(run_dir) / SUSPECTS_META
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-# --------------------------------------------------------------------------- background
-def rank_command(run_dir: str | os.PathLike) -> list[str]:
-    return [sys.executable, "-m", "modelkit", "labels", "rank", "--run-dir", os.fspath(run_dir)]
-
-
-def start_ranking(run_dir: str | os.PathLike) -> RankingState:
-    """Start ``labels rank`` for the run in its own session (returns at once); a
-    ranking already running for it is left alone."""
-    from modelkit.runs.launcher import child_env
-    from modelkit.runs.processes import start_time
-
-    run_dir = Path(run_dir).resolve()
-    current = ranking_state(run_dir)
-    if current.state == "running":
-        return current
-    if not (run_dir / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir / MODEL_FILE} not found: rank a finished run")
-    with (run_dir / RANKING_LOG).open("wb") as log:
-        proc = subprocess.Popen(rank_command(run_dir), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=child_env())
-    job = {"pid": proc.pid, "started": start_time(proc.pid) or time.time(), "time": time.time()}
-    (run_dir / RANKING_JOB).write_text(json.dumps(job))
-    return RankingState("running", f"ranking started (pid {proc.pid})")
-
-
-def finish_job(run_dir: str | os.PathLike) -> None:
-    """Called by ``labels rank`` when it succeeded: the job is over."""
-    (Path(run_dir) / RANKING_JOB).unlink(missing_ok=True)
-
-
-def ranking_state(run_dir: str | os.PathLike) -> RankingState:
-    run_dir = Path(run_dir)
-    job_file = run_dir / RANKING_JOB
-    if job_file.is_file():
-        try:
-            job = json.loads(job_file.read_text())
-        except json.JSONDecodeError:
-            job = {}
-        if is_alive(job.get("pid"), started=job.get("started")):
-            return RankingState("running", "ranking in the background "
-                                f"(started {time.strftime('%H:%M:%S', time.localtime(job['time']))})")
-        log = run_dir / RANKING_LOG
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.is_file() else []
-        return RankingState("failed", "the last ranking stopped without a result"
-                            + (f": {tail[0]}" if tail else "") + f" (log: {log})")
-    if not suspects_path(run_dir).is_file():
-        return RankingState("none", "not ranked yet")
-    meta, model_file = read_meta(run_dir), run_dir / MODEL_FILE
-    if model_file.is_file() and meta.get("model_mtime") and \
-            abs(model_file.stat().st_mtime - meta["model_mtime"]) > 1e-3:
-        return RankingState("stale", "the model was retrained since this ranking; rank again")
-    return RankingState("done", "")

@@ -24,11 +24,18 @@ import pandas as pd
 from modelkit import labels
 from modelkit.data import load_dataset
 from modelkit.data.manifest import Dataset
-from modelkit.evaluate.predictions import PREDICTIONS_FILE
 from modelkit.prediction.evalsets import EVAL_FILE, eval_dir
 from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.request import PredictRequest
-from modelkit.runfolder import MODEL_FILE, STATUS_FILE, write_json
+from modelkit.runfolder import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    STATUS_FILE,
+    read_config,
+    write_json,
+    write_parquet,
+)
 
 # Every row of an evaluation set is evaluated: it is the set's one split.
 EVAL_SPLIT = "test"
@@ -79,15 +86,17 @@ def check_run_model(run_dir: str | os.PathLike) -> Path:
 
 
 def trained_heads(run_dir: str | os.PathLike) -> set[str]:
-    """The heads the run learnt: those its own predictions table predicts (a head its
-    training set had no label for is written with null predictions); all without one."""
-    path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.is_file():
-        return set(labels.HEADS)
-    own = pd.read_parquet(path, columns=["gender_pred", "race_pred"])
-    if not len(own):
-        return set(labels.HEADS)
-    return {h for h in ("gender", "race") if own[f"{h}_pred"].notna().any()} | {"age"}
+    """The heads the run learnt, as its ``config.json`` records them (``heads``); a head
+    its training set had no label for is untrained noise and is predicted as null.
+
+    Raises:
+        ValueError: the run's config.json does not say which heads it trained.
+    """
+    heads = read_config(run_dir).get("heads")
+    if not isinstance(heads, list) or not set(heads) <= set(labels.HEADS):
+        raise ValueError(f"{Path(run_dir) / CONFIG_FILE} does not record the heads the run "
+                         f"trained ('heads': a list of {', '.join(labels.HEADS)}); train it again")
+    return set(heads)
 
 
 def predict_dataset(request: PredictRequest, *, progress: Progress | None = None,
@@ -170,7 +179,5 @@ def write_eval_set(path: Path, frame: pd.DataFrame, info: dict) -> None:
     """``predictions.parquet`` then ``eval.json``, each written whole and renamed into
     place, so a reader sees the old set or the new one, never half of one."""
     path.mkdir(parents=True, exist_ok=True)
-    tmp = path / f".{PREDICTIONS_FILE}.{os.getpid()}.tmp"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path / PREDICTIONS_FILE)
+    write_parquet(path / PREDICTIONS_FILE, frame)
     write_json(path / EVAL_FILE, info)

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from modelkit.prediction.dataset import PredictionCancelled, PredictionResult, predict_dataset
 from modelkit.prediction.request import PredictRequest
-from modelkit.runfolder import cancel_requested, write_json
-from modelkit.training.artifacts import MetricsFile, StatusWriter
+from modelkit.runfolder import MetricsFile, StatusWriter, cancel_requested, write_json
 
 RESULT_FILE = "result.json"
 

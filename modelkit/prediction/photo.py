@@ -35,26 +35,25 @@ def predict_crops(model, crops: Sequence[np.ndarray], *, config: dict,
     holding it, as in predictions.parquet) and ``age_group_probs``. A head the run never
     learnt (not in ``heads``) gives None, not noise."""
     from modelkit.data import decode
+    from modelkit.models.rows import label_predictions
     from modelkit.models.run_model import class_names, image_size
-    from modelkit.saliency.scores import age_group_probs, expected_age
 
     if not len(crops):
         return []
     size = image_size(model) or int(config["image_size"])
     outputs = model.predict(decode.model_inputs(list(crops), image_size=size), verbose=0)
-    gender_p, race_p, age_p = (np.asarray(p, dtype=np.float64) for p in outputs)
-    ages, groups = expected_age(age_p), age_group_probs(age_p)
+    races = class_names(config, "race")
+    table = label_predictions(*outputs, race_classes=races, heads=heads)
     out = []
-    for i in range(len(crops)):
+    for _, face in table.iterrows():
         row = {}
-        for head, probs, names in (("gender", gender_p, labels.GENDERS),
-                                   ("race", race_p, class_names(config, "race"))):
+        for head, names in (("gender", labels.GENDERS), ("race", races)):
             known = head in heads
-            row[head] = {n: float(p) for n, p in zip(names, probs[i], strict=True)} if known else None
-            row[f"{head}_pred"] = str(names[int(np.argmax(probs[i]))]) if known else None
-        row["age"] = float(ages[i])
-        row["age_group"] = str(labels.age_to_group([ages[i]])[0])
-        row["age_group_probs"] = {g: float(p) for g, p in zip(labels.AGE_GROUPS, groups[i], strict=True)}
+            row[head] = {n: float(face[f"prob_{head}_{n}"]) for n in names} if known else None
+            row[f"{head}_pred"] = face[f"{head}_pred"]
+        row["age"] = float(face["age_pred"])
+        row["age_group"] = str(face["age_group_pred"])
+        row["age_group_probs"] = {g: float(face[f"prob_age_group_{g}"]) for g in labels.AGE_GROUPS}
         out.append(row)
     return out
 

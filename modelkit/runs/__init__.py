@@ -12,7 +12,7 @@ One concept per module:
 - :mod:`~modelkit.runfolder`: ``RunInfo``, the states, status/metrics/log readers
 - :mod:`~modelkit.runs.processes`: pid liveness (psutil: pid + start time)
 - :mod:`~modelkit.runs.reconciler`: dead-run detection and folder adoption
-- :mod:`~modelkit.runs.launcher`: ``start_run``, the queue, ``reconcile``
+- :mod:`~modelkit.runs.launcher`: ``start_run`` (the config checked at the door), ``reconcile``
 - :mod:`~modelkit.runs.experiments`: ``start_experiment`` (a run and its control, linked)
 - :mod:`~modelkit.runs.control`: ``cancel``, ``resume``, ``delete``, ``wait``
 - :mod:`~modelkit.runs.supervisor`: the per-attempt process (``python -m``; not imported here)

@@ -24,7 +24,8 @@ from modelkit.runfolder import (
     write_json,
 )
 from modelkit.runs.info import RunInfo
-from modelkit.runs.launcher import dispatch, reconcile
+from modelkit.runs.launcher import reconcile
+from modelkit.runs.queue import dispatch
 
 RECONCILE_EVERY_S = 5.0
 

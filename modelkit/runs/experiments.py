@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from modelkit import paths
 from modelkit.config import TrainConfig, parse_loss_weights, parse_target
 from modelkit.labels import HEADS
-from modelkit.runs import launcher, reconciler, registry
+from modelkit.runs import launcher, queue, reconciler, registry
 from modelkit.runs.info import RunInfo
 
 ROLES: tuple[str, ...] = ("treatment", "control")
@@ -155,14 +155,14 @@ def _new_experiment_id() -> str:
 
 def _recent_twin(con, treatment: TrainConfig, control: TrainConfig, *, now: float) -> str | None:
     """An experiment with these two configs submitted less than DEDUP_WINDOW_S ago."""
-    digests = {role: reconciler.config_hash(c.with_absolute_paths().to_dict())
+    digests = {role: queue.settings_hash("train", c.with_absolute_paths().to_dict())
                for role, c in (("treatment", treatment), ("control", control))}
     row = con.execute(
         "SELECT t.experiment FROM runs t JOIN runs c ON c.experiment = t.experiment"
         " WHERE t.experiment_role = 'treatment' AND c.experiment_role = 'control'"
         " AND t.config_hash = ? AND c.config_hash = ? AND t.created > ?"
         " ORDER BY t.created DESC",
-        (digests["treatment"], digests["control"], now - launcher.DEDUP_WINDOW_S)).fetchone()
+        (digests["treatment"], digests["control"], now - queue.DEDUP_WINDOW_S)).fetchone()
     return None if row is None else row[0]
 
 
@@ -211,7 +211,7 @@ def start_experiment(config: TrainConfig | dict, *, control: dict[str, object],
             roles = dict(con.execute("SELECT experiment_role, id FROM runs WHERE experiment = ?",
                                      (found,)).fetchall())
             ids = [roles[role] for role in ROLES if role in roles]
-        launcher.dispatch(con, root)
+        queue.dispatch(con, root)
     return [registry.show(run_id, runs_root=root) for run_id in ids]
 
 

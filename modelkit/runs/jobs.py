@@ -1,15 +1,13 @@
-"""Jobs other than training, queued and supervised like a training run.
+"""Jobs other than training (predictions, rankings), queued and supervised like a run.
 
-A prediction on another dataset takes minutes on a CPU, so the Evaluate page starts
-it in the background, the way the Train page starts a run: a folder under the runs
-root, a ``queued`` row in the registry (``kind``, and ``parent`` = the run it serves)
-and the same queue, supervisor, cancel and reconcile. The job is handed a file,
-``<job>/job.json`` (its settings), never a rebuilt command line: the supervisor runs
-:func:`job_command`, e.g. ``python -m modelkit predict --config <job>/job.json
---job-dir <job>``. The job writes ``status.json`` and ``metrics.jsonl`` progress lines
-like a trainer. What a kind of job does lives with it (predictions:
-``modelkit.prediction.background``); this module knows only how jobs are queued and
-started, and imports none of them.
+A prediction on another dataset or a ranking of suspect labels takes minutes on a
+CPU, so the pages start them in the background, the way the Train page starts a run:
+one queue (:mod:`modelkit.runs.queue`), a folder under the runs root, a ``queued``
+row (``kind``, and ``parent`` = the run it serves), and the same supervisor, cancel and
+reconcile. The job is handed a file, ``<job>/job.json`` (its settings). The job
+writes ``status.json`` and ``metrics.jsonl`` progress lines like a trainer. What a
+kind of job does lives with it (predictions: ``modelkit.prediction.background``,
+rankings: ``modelkit.curation.ranking``); this module imports none of them.
 
 Example::
 
@@ -19,47 +17,22 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import sys
-import time
-from pathlib import Path
 
 from modelkit import paths
-from modelkit.runs import reconciler, registry
-from modelkit.runfolder import LAUNCH_FILE, write_json
+from modelkit.runs import queue, reconciler, registry
 from modelkit.runs.info import RunInfo
-from modelkit.runs.launcher import DEDUP_WINDOW_S, dispatch
+from modelkit.runs.queue import JOB_FILE
 
-KINDS: tuple[str, ...] = ("train", "predict")
-JOB_FILE = "job.json"  # a job's settings, handed to its process
-
-
-def check_kind(kind: str) -> None:
-    """Raises ValueError for a kind of job that does not exist, listing the kinds."""
-    if kind not in KINDS or kind == "train":
-        raise ValueError(f"unknown job kind {kind!r}; expected one of "
-                         f"{', '.join(k for k in KINDS if k != 'train')} (training runs "
-                         "start with modelkit.runs.start_run)")
+__all__ = ["JOB_FILE", "list_jobs", "start_job"]
 
 
-def job_command(kind: str, job_dir: Path) -> list[str]:
-    """The command line of a job's one process (``train`` runs have their own).
-
-    Raises:
-        ValueError: an unknown kind.
-    """
-    check_kind(kind)
-    return [sys.executable, "-m", "modelkit", kind, "--config", os.fspath(job_dir / JOB_FILE),
-            "--job-dir", os.fspath(job_dir)]
-
-
-def _new_id(root: Path, kind: str) -> str:
-    while True:
-        job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(3)}"
-        if not (root / job_id).exists():
-            return job_id
+def _check_job_kind(kind: str) -> None:
+    queue.check_kind(kind)
+    if kind == "train":
+        raise ValueError("training runs start with modelkit.runs.start_run, which checks "
+                         "their config; start_job takes the other kinds: "
+                         + ", ".join(k for k in queue.KINDS if k != "train"))
 
 
 def start_job(kind: str, *, config: dict, parent: str | None = None,
@@ -68,7 +41,7 @@ def start_job(kind: str, *, config: dict, parent: str | None = None,
     """Queue a job and return it at once; it starts now or when a slot frees.
 
     Args:
-        kind: the job's kind (``predict``).
+        kind: the job's kind (``predict``, ``rank``).
         config: its settings, written to ``<job>/job.json`` (JSON-serialisable; checked
             by the caller).
         parent: the id of the run the job serves (its model), if any.
@@ -78,40 +51,19 @@ def start_job(kind: str, *, config: dict, parent: str | None = None,
             (a double click) does.
 
     Raises:
-        ValueError: an unknown kind.
+        ValueError: an unknown kind, or ``train``.
     """
-    check_kind(kind)
-    digest = reconciler.config_hash({"kind": kind, **config})
+    _check_job_kind(kind)
     root = paths.runs_root(runs_root)
-    now = time.time()
     with registry.transaction(root) as con:
         reconciler.sync(con, root)
-        if idempotency_key:
-            same = con.execute("SELECT id FROM runs WHERE idempotency_key = ?",
-                               (idempotency_key,)).fetchone()
-        else:
-            same = con.execute("SELECT id FROM runs WHERE config_hash = ? AND created > ?",
-                               (digest, now - DEDUP_WINDOW_S)).fetchone()
-        if same is not None:
-            job_id = same["id"]
-        else:
-            job_id = _new_id(root, kind)
-            job_dir = root / job_id
-            job_dir.mkdir(parents=True)
-            write_json(job_dir / JOB_FILE, config)
-            launch = {"id": job_id, "kind": kind, "parent": parent, "config": config,
-                      "cwd": os.getcwd(), "idempotency_key": idempotency_key, "created": now}
-            write_json(job_dir / LAUNCH_FILE, launch)
-            con.execute(
-                "INSERT INTO runs (id, state, config, cwd, idempotency_key, config_hash, created,"
-                " queued_at, kind, parent) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, json.dumps(config), launch["cwd"], idempotency_key, digest, now, now,
-                 kind, parent))
-        dispatch(con, root)
+        job_id = queue.submit(con, root, kind=kind, settings=config, parent=parent,
+                              idempotency_key=idempotency_key)
+        queue.dispatch(con, root)
     return registry.show(job_id, runs_root=root)
 
 
 def list_jobs(*, kind: str, runs_root: str | os.PathLike | None = None) -> list[RunInfo]:
     """The jobs of one kind, newest first. Only reads."""
-    check_kind(kind)
+    _check_job_kind(kind)
     return [job for job in registry.list_runs(runs_root=runs_root) if job.kind == kind]

@@ -1,14 +1,11 @@
-"""Starting runs: submit a config, queue it, and launch supervisors when a slot frees.
+"""Starting training runs: check a config at the door, queue it, move the queue.
 
 :func:`start_run` never blocks its caller (the Train page, ``train --background``). It
-checks the config (a bad setting raises ValueError before anything is queued), makes
-the run folder with ``config.json`` (paths made absolute) and ``launch.json``, adds a
-``queued`` row, and :func:`dispatch` starts queued runs, oldest first, while fewer than
-the limit are active (one by default: one per GPU, the same on CPU).
-
-Each started run gets a supervisor process, ``python -m modelkit.runs.supervisor RUN_ID
-RUNS_ROOT``, in a new session, so it outlives the Streamlit server, its reruns and the
-terminal. The supervisor runs ``python -m modelkit train --config <run>/config.json
+checks the config as the trainer will (a bad setting or a missing file raises
+ValueError before anything is queued), then submits it to the one queue
+(:mod:`modelkit.runs.queue`: the run folder with ``config.json``, paths made absolute,
+and ``launch.json``, a ``queued`` row) and dispatches. Each started run gets a
+supervisor process that runs ``python -m modelkit train --config <run>/config.json
 --run-dir <run>``: the run is handed a file, never a rebuilt command line.
 
 Double submit: a start with the same ``idempotency_key`` as an earlier one, or with an
@@ -17,77 +14,18 @@ identical config less than ``DEDUP_WINDOW_S`` seconds after it, returns that run
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import secrets
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from modelkit import paths
 from modelkit.config import TrainConfig
-from modelkit.runs import reconciler, registry
-from modelkit.runfolder import ACTIVE, ATTEMPT_FILE, CONFIG_FILE, LAUNCH_FILE, LOG_FILE, write_json
+from modelkit.runs import queue, reconciler, registry
 from modelkit.runs.info import RunInfo
-from modelkit.runs.processes import start_time
+from modelkit.runs.queue import DEDUP_WINDOW_S, dispatch
 
-DEDUP_WINDOW_S = 5.0
-
-
-def child_env() -> dict:
-    """The environment of launched processes: ours, with this checkout importable."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (os.fspath(paths.REPO_ROOT), env.get("PYTHONPATH")) if p)
-    return env
-
-
-def supervisor_command(run_id: str, root: Path) -> list[str]:
-    """``python -m modelkit.runs.supervisor RUN_ID RUNS_ROOT``."""
-    return [sys.executable, "-m", "modelkit.runs.supervisor", run_id, os.fspath(root)]
-
-
-# ----------------------------------------------------------------------------- the queue
-def dispatch(con: sqlite3.Connection, root: Path) -> None:
-    """Start queued runs, oldest first, while fewer than the limit are active.
-
-    Runs inside the caller's write transaction, so two dispatchers never both see a
-    free slot.
-    """
-    limit = registry.max_concurrent(con)
-    active = con.execute("SELECT COUNT(*) FROM runs WHERE state IN (?, ?)", ACTIVE).fetchone()[0]
-    while active < limit:
-        row = con.execute("SELECT * FROM runs WHERE state = 'queued' "
-                          "ORDER BY queued_at, created LIMIT 1").fetchone()
-        if row is None:
-            return
-        run_dir = root / row["id"]
-        now = time.time()
-        try:
-            with (run_dir / LOG_FILE).open("ab") as log:
-                proc = subprocess.Popen(
-                    supervisor_command(row["id"], root), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                    cwd=row["cwd"] if row["cwd"] and Path(row["cwd"]).is_dir() else root,
-                    env=child_env())
-        except OSError as exc:
-            con.execute("UPDATE runs SET state='failed', ended=?, error=? WHERE id=?",
-                        (now, f"could not start the run's supervisor process: {exc}", row["id"]))
-            continue
-        born = start_time(proc.pid)
-        con.execute(
-            "UPDATE runs SET state='running', supervisor_pid=?, supervisor_started=?, pid=NULL,"
-            " pid_started=NULL, started=?, ended=NULL, error=NULL, attempts=attempts+1"
-            " WHERE id=?", (proc.pid, born, now, row["id"]))
-        # The folder's own record of the attempt, for a registry rebuilt meanwhile.
-        write_json(run_dir / ATTEMPT_FILE, {"supervisor_pid": proc.pid,
-                                              "supervisor_started": born, "started": now,
-                                              "resume": bool(row["resume"]),
-                                              "attempt": row["attempts"] + 1})
-        active += 1
+__all__ = ["DEDUP_WINDOW_S", "as_config", "dispatch", "reconcile", "set_max_concurrent",
+           "start_run", "submit"]
 
 
 def reconcile(*, runs_root: str | os.PathLike | None = None) -> None:
@@ -119,30 +57,22 @@ def set_max_concurrent(n: int, *, runs_root: str | os.PathLike | None = None) ->
 
 # ----------------------------------------------------------------------------- start
 def as_config(config: TrainConfig | dict) -> TrainConfig:
-    """``config`` as a TrainConfig; a dict must name only TrainConfig's fields.
+    """``config`` as a TrainConfig, checked as the trainer will check it (its files
+    included), so a bad setting is refused before anything is queued. A dict must name
+    only TrainConfig's fields.
 
     Raises:
-        ValueError: an unknown setting, or a value TrainConfig refuses.
+        ValueError: an unknown setting (with the nearest one), or a value TrainConfig
+            or the trainer refuses.
         TypeError: neither a TrainConfig nor a dict.
     """
-    if isinstance(config, TrainConfig):
-        return config
-    if not isinstance(config, dict):
+    if not isinstance(config, (TrainConfig, dict)):
         raise TypeError(f"start_run takes a TrainConfig or a dict of its fields, "
                         f"got {type(config).__name__}")
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(config) - names)
-    if unknown:
-        raise ValueError(f"unknown train setting(s) {', '.join(unknown)}; "
-                         f"TrainConfig takes {', '.join(sorted(names))}")
-    return TrainConfig.from_dict(config)
-
-
-def _new_id(root: Path) -> str:
-    while True:
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        if not (root / run_id).exists():
-            return run_id
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config, resolved=False)
+    config.validate()
+    return config
 
 
 def start_run(config: TrainConfig | dict, *, runs_root: str | os.PathLike | None = None,
@@ -177,39 +107,13 @@ def start_run(config: TrainConfig | dict, *, runs_root: str | os.PathLike | None
 
 def submit(con: sqlite3.Connection, root: Path, config: TrainConfig | dict, *,
            idempotency_key: str | None = None, experiment: dict | None = None) -> str:
-    """Queue one run inside the caller's write transaction; returns its id.
+    """Queue one training run inside the caller's write transaction; returns its id.
 
-    The part of :func:`start_run` that checks the config, deduplicates (same
-    ``idempotency_key``, else an identical config within ``DEDUP_WINDOW_S``), makes the
-    folder (``config.json``, ``launch.json``) and adds the ``queued`` row. The caller
+    The part of :func:`start_run` that checks the config and submits it
+    (:func:`modelkit.runs.queue.submit`: deduplication, folder, row). The caller
     dispatches. ``experiment`` (``{"id", "role"}``, from :mod:`modelkit.runs.experiments`)
     links the run to its experiment, in the row and in ``launch.json``.
     """
-    config = as_config(config).with_absolute_paths()
-    values = config.to_dict()
-    digest = reconciler.config_hash(values)
-    now = time.time()
-    if idempotency_key:
-        same = con.execute("SELECT id FROM runs WHERE idempotency_key = ?",
-                           (idempotency_key,)).fetchone()
-    else:
-        same = con.execute("SELECT id FROM runs WHERE config_hash = ? AND created > ? "
-                           "ORDER BY created DESC", (digest, now - DEDUP_WINDOW_S)).fetchone()
-    if same is not None:
-        return same["id"]
-    run_id = _new_id(root)
-    run_dir = root / run_id
-    run_dir.mkdir(parents=True)
-    config.save(run_dir / CONFIG_FILE)
-    launch = {"id": run_id, "config": values, "cwd": os.getcwd(),
-              "idempotency_key": idempotency_key, "created": now}
-    if experiment:
-        launch["experiment"] = {"id": experiment["id"], "role": experiment["role"]}
-    write_json(run_dir / LAUNCH_FILE, launch)
-    con.execute(
-        "INSERT INTO runs (id, state, config, cwd, idempotency_key, config_hash,"
-        " created, queued_at, experiment, experiment_role) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?,"
-        " ?, ?)",
-        (run_id, json.dumps(values), launch["cwd"], idempotency_key, digest, now, now,
-         (experiment or {}).get("id"), (experiment or {}).get("role")))
-    return run_id
+    settings = as_config(config).with_absolute_paths().to_dict()
+    return queue.submit(con, root, kind="train", settings=settings,
+                        idempotency_key=idempotency_key, experiment=experiment)

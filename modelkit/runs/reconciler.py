@@ -14,12 +14,11 @@ caller's write transaction:
 
 The supervisor of a run calls :func:`finish` itself when its trainer exits, so this is
 the fallback for when nobody was left to do it. Starting queued runs afterwards is the
-launcher's job (:func:`modelkit.runs.launcher.reconcile` does both).
+queue's job (:func:`modelkit.runs.launcher.reconcile` does both).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -42,13 +41,9 @@ from modelkit.runfolder import (
     write_json,
 )
 from modelkit.runs.processes import describe_exit, is_alive
+from modelkit.runs.queue import settings_hash
 
 DIED_REASON = "process exited without a final status (killed?)"
-
-
-def config_hash(config: dict) -> str:
-    """A digest of a config dict, to find an identical submission (double click)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- liveness
@@ -164,7 +159,8 @@ def adopt_folders(con: sqlite3.Connection, root: Path) -> None:
             " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_dir.name, state, status.get("pid"), attempt.get("supervisor_pid"),
              attempt.get("supervisor_started"), json.dumps(config), (launch or {}).get("cwd"),
-             (launch or {}).get("idempotency_key"), config_hash(config),
+             (launch or {}).get("idempotency_key"),
+             settings_hash((launch or {}).get("kind", "train"), config),
              int(bool(attempt.get("resume"))), attempt.get("attempt", 0), created, created,
              attempt.get("started"), status.get("heartbeat"), status.get("epoch"),
              status.get("epochs"), error, experiment.get("id"), experiment.get("role")))

@@ -1,14 +1,14 @@
-"""The supervisor of one run attempt: ``python -m modelkit.runs.supervisor RUN_ID RUNS_ROOT``.
+"""The supervisor of one job attempt: ``python -m modelkit.runs.supervisor RUN_ID RUNS_ROOT``.
 
-The launcher starts it in a session of its own (so it outlives whoever submitted the
-run) with stdout and stderr appended to the run's ``train.log``. It
+The queue (:mod:`modelkit.runs.queue`) starts it in a session of its own (so it outlives
+whoever submitted the job) with stdout and stderr appended to the job's ``train.log``. It
 
-1. starts the trainer, ``python -m modelkit train --config <run>/config.json --run-dir
-   <run>`` (plus ``--resume`` when the attempt resumes), and records its pid and start
-   time;
+1. starts the job's process, :func:`modelkit.runs.queue.command` (for a training run
+   ``python -m modelkit train --config <run>/config.json --run-dir <run>``, plus
+   ``--resume`` when the attempt resumes), and records its pid and start time;
 2. waits for it, then records how the attempt ended (the final ``status.json``, else
    ``failed`` with the exit status as the reason: a ``kill -9`` leaves no status);
-3. starts the next queued run, so the queue moves on with no page open.
+3. starts the next queued job, so the queue moves on with no page open.
 
 A module rather than a ``python -c`` string, so it has a name in ``ps`` and a traceback
 with line numbers when it fails. It must not be imported by ``modelkit.runs`` itself
@@ -25,36 +25,29 @@ import time
 from pathlib import Path
 
 from modelkit import paths
-from modelkit.runs import jobs, reconciler, registry
-from modelkit.runfolder import ACTIVE, CANCEL_FILE, CONFIG_FILE, LOG_FILE
-from modelkit.runs.launcher import child_env, dispatch
+from modelkit.runfolder import ACTIVE, CANCEL_FILE, LOG_FILE
+from modelkit.runs import queue, reconciler, registry
+from modelkit.runs.queue import dispatch
 from modelkit.runs.processes import describe_exit, start_time
-
-
-def train_command(run_dir: Path, *, resume: bool) -> list[str]:
-    """The trainer's command line for one attempt: the run's config file, never flags."""
-    cmd = [sys.executable, "-m", "modelkit", "train", "--config",
-           os.fspath(run_dir / CONFIG_FILE), "--run-dir", os.fspath(run_dir)]
-    return cmd + (["--resume"] if resume else [])
 
 
 def _say(text: str) -> None:
     print(f"[supervisor] {time.strftime('%H:%M:%S')} {text}", flush=True)
 
 
-def _run_trainer(run_id: str, root: Path, run_dir: Path, *, resume: bool, cwd: str | None,
-                 kind: str = "train") -> int:
-    """Start the trainer, record its pid, wait; returns its exit status (127: no start)."""
-    cmd = train_command(run_dir, resume=resume) if kind == "train" else \
-        jobs.job_command(kind, run_dir)
-    _say(f"starting: {' '.join(cmd)}")
+def _run_job(run_id: str, root: Path, run_dir: Path, *, kind: str, resume: bool,
+             cwd: str | None) -> int:
+    """Start the job's process (the trainer, a prediction, a ranking), record its pid,
+    wait; returns its exit status (127: it could not start)."""
+    cmd = queue.command(kind, run_dir, resume=resume)
+    _say(f"starting the {kind} process: {' '.join(cmd)}")
     try:
         with (run_dir / LOG_FILE).open("ab") as log:
             child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, env=child_env(),
+                                     stderr=subprocess.STDOUT, env=queue.child_env(),
                                      cwd=cwd if cwd and Path(cwd).is_dir() else run_dir)
     except OSError as exc:
-        _say(f"could not start the training process: {exc}")
+        _say(f"could not start the {kind} process: {exc}")
         return 127
     with registry.transaction(root) as con:
         con.execute("UPDATE runs SET pid=?, pid_started=? WHERE id=?",
@@ -71,9 +64,9 @@ def supervise(run_id: str, *, runs_root: str | os.PathLike) -> int:
         row = registry.get_row(con, run_id)
     returncode = None
     if row["state"] in ACTIVE and not (run_dir / CANCEL_FILE).exists():
-        returncode = _run_trainer(run_id, root, run_dir, resume=bool(row["resume"]),
-                                  cwd=row["cwd"], kind=row["kind"])
-        _say(f"training process exited with {describe_exit(returncode)}")
+        returncode = _run_job(run_id, root, run_dir, kind=row["kind"],
+                              resume=bool(row["resume"]), cwd=row["cwd"])
+        _say(f"the {row['kind']} process exited with {describe_exit(returncode)}")
     with registry.transaction(root) as con:
         reconciler.adopt_folders(con, root)
         row = registry.get_row(con, run_id)

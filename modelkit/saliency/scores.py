@@ -9,8 +9,9 @@ score per image, the other heads zeros (``score_functions``).
 * age: the expected age in years (the model's predicted age, DEX); or, with a class
   (an age group), the log-odds of the probability mass inside that group.
 
-The years and the year -> age group matrix are the model's own (``modelkit.objectives.AGES``,
-``age_group_matrix``), so saliency scores the age the model predicts.
+The expected age and the year -> age group matrix are the model's own
+(``modelkit.objectives.expected_age``, ``age_group_matrix``), so saliency scores the
+age the model predicts.
 
 Example::
 
@@ -23,7 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from modelkit import labels
+from modelkit.models.rows import age_group_probs, expected_age
 from modelkit.models.run_model import model_inputs
+
+__all__ = ["age_group_probs", "expected_age", "predict_heads", "resolve_classes", "score_functions"]
 from modelkit.saliency.layers import Prepared
 
 
@@ -38,20 +42,6 @@ def predict_heads(model, images, *, batch_size: int = 32) -> dict[str, np.ndarra
               for start in range(0, len(batch), batch_size)]
     return {name: np.concatenate([np.asarray(chunk[i]) for chunk in chunks])
             for i, name in enumerate(model.output_names)}
-
-
-def expected_age(age_probs: np.ndarray) -> np.ndarray:
-    """The predicted age in years: the expectation over the age head's softmax."""
-    from modelkit.objectives import AGES
-
-    probs = np.asarray(age_probs, dtype=np.float32)
-    return probs @ AGES[: probs.shape[-1]]
-
-
-def age_group_probs(age_probs: np.ndarray) -> np.ndarray:
-    """Probability mass of each age group (columns in ``labels.AGE_GROUPS`` order)."""
-    probs = np.asarray(age_probs, dtype=np.float32)
-    return probs @ _age_group_matrix(probs.shape[-1])
 
 
 def _age_group_matrix(n_years: int) -> np.ndarray:
@@ -89,7 +79,7 @@ def score_functions(prepared: Prepared, *, head: str, class_indices: np.ndarray 
     score per image (see the module docstring), zeros for the other heads."""
     import tensorflow as tf
 
-    from modelkit.objectives import AGES
+    from modelkit.objectives import expected_age as dex
 
     names = list(prepared.model.output_names)
     is_logits = prepared.logits[head]
@@ -108,7 +98,7 @@ def score_functions(prepared: Prepared, *, head: str, class_indices: np.ndarray 
 
     def score(output):
         if head == "age" and class_indices is None:
-            return tf.reduce_sum(probabilities(output) * AGES[: output.shape[-1]], -1)
+            return dex(probabilities(output))
         if head == "age":
             groups = tf.constant(_age_group_matrix(output.shape[-1]))  # (years, groups)
             member = tf.gather(tf.transpose(groups), class_indices) > 0.5  # (N, years)

@@ -36,7 +36,7 @@ class MetricsLogger(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, *, steps: int, batch_size: int, n_images: int, every: int):
         super().__init__()
-        self.metrics = artifacts.MetricsFile(run_dir)
+        self.metrics = runfolder.MetricsFile(run_dir)
         self.steps, self.batch_size = steps, batch_size
         self.n_images, self.every = n_images, max(1, every)
         self._first_epoch = True
@@ -75,7 +75,7 @@ class RunStatus(keras.callbacks.Callback):
     backup at the last completed epoch, which a resume continues from.
     """
 
-    def __init__(self, status: artifacts.StatusWriter, run_dir: Path):
+    def __init__(self, status: runfolder.StatusWriter, run_dir: Path):
         super().__init__()
         self.status, self.run_dir = status, run_dir
 

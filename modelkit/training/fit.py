@@ -78,7 +78,7 @@ def train(
     config = artifacts.run_config(config, run_dir=run_dir, resume=resume)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    status = artifacts.StatusWriter(run_dir, epochs=config.epochs)
+    status = runfolder.StatusWriter(run_dir, epochs=config.epochs)
     timings = PhaseTimer()
     with status.failing_on_error():
         state = _train(config, run_dir=run_dir, resume=resume, dataset=dataset,
@@ -116,6 +116,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
     data = prepare_data(config, dataset=dataset)
     timings.lap("data")
     artifacts.write_run_config(run_dir, config, race_classes=data.race_classes,
+                               heads=data.trained_heads,
                                age_is_range=data.dataset.age_is_range,
                                split_sizes=data.split_sizes, **data.run_extras)
     status.update(steps_per_epoch=data.steps_per_epoch)

@@ -64,7 +64,7 @@ def train_multi_worker(config: TrainConfig, *, run_dir: str | os.PathLike, resum
     if task.is_chief:
         run_dir.mkdir(parents=True, exist_ok=True)
     config = artifacts.run_config(config, run_dir=run_dir, resume=resume)
-    status = artifacts.StatusWriter(run_dir, epochs=config.epochs) if task.is_chief else None
+    status = runfolder.StatusWriter(run_dir, epochs=config.epochs) if task.is_chief else None
     worker = _Worker(config, run_dir=run_dir, task=task, devices=devices, status=status,
                      verbose=1 if verbose == "auto" and sys.stdout.isatty() else verbose)
     try:
@@ -102,7 +102,7 @@ class _Worker:
     """One worker's run: data, model, checkpoints, the epoch loop and the outputs."""
 
     def __init__(self, config: TrainConfig, *, run_dir: Path, task: ClusterTask, devices,
-                 status: artifacts.StatusWriter | None, verbose):
+                 status: runfolder.StatusWriter | None, verbose):
         self.config, self.run_dir, self.task, self.devices = config, run_dir, task, devices
         self.status, self.verbose = status, verbose
         self.replicas = devices.num_replicas_in_sync
@@ -169,7 +169,7 @@ class _Worker:
         self.train_iter = iter(self.train_ds)
         if self.task.is_chief:
             self._write_config()
-            self.metrics = artifacts.MetricsFile(self.run_dir)
+            self.metrics = runfolder.MetricsFile(self.run_dir)
             self.metrics.truncate(after_epoch=initial_epoch)
             self.status.update(epoch=initial_epoch, steps_per_epoch=self.data.steps_per_epoch)
             self.summary = tf.summary.create_file_writer(
@@ -240,6 +240,7 @@ class _Worker:
     def _write_config(self) -> None:
         artifacts.write_run_config(
             self.run_dir, self.config, race_classes=self.data.race_classes,
+            heads=self.data.trained_heads,
             age_is_range=self.data.dataset.age_is_range, split_sizes=self.data.split_sizes,
             **self.data.run_extras,
             distribution={"strategy": "MultiWorkerMirroredStrategy", "workers": self.task.workers,
