@@ -63,12 +63,19 @@ def command(kind: str, job_dir: Path, *, resume: bool = False) -> list[str]:
         ValueError: an unknown kind.
     """
     check_kind(kind)
-    job_dir, py = Path(job_dir), [sys.executable, "-m", "modelkit"]
-    config = ["--config", os.fspath(settings_file(kind, job_dir))]
+    job_dir = Path(job_dir)
     if kind == "train":
-        return py + ["train", *config, "--run-dir", os.fspath(job_dir)] + (["--resume"] if resume else [])
+        return train_command(settings_file(kind, job_dir), run_dir=job_dir, resume=resume)
     verb = ["predict"] if kind == "predict" else ["labels", "rank"]
-    return py + [*verb, *config, "--job-dir", os.fspath(job_dir)]
+    return [sys.executable, "-m", "modelkit", *verb, "--config",
+            os.fspath(settings_file(kind, job_dir)), "--job-dir", os.fspath(job_dir)]
+
+
+def train_command(config_file: Path, *, run_dir: Path, resume: bool = False) -> list[str]:
+    """``python -m modelkit train --config FILE --run-dir DIR [--resume]``: a trainer
+    handed its settings as a file (a queued run, each local multi-worker process)."""
+    return [sys.executable, "-m", "modelkit", "train", "--config", os.fspath(config_file),
+            "--run-dir", os.fspath(run_dir), *(["--resume"] if resume else [])]
 
 
 def child_env() -> dict:

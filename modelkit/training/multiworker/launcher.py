@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from modelkit.config import TrainConfig
+from modelkit.runs.queue import train_command
 
 POLL_S = 0.2
 TIMED_OUT = 124  # the exit status of timeout(1)
@@ -71,8 +72,7 @@ def launch_local_workers(
     work_dir = Path(tempfile.mkdtemp(prefix="facescope-workers-"))
     config_file = work_dir / "config.json"
     config.with_absolute_paths().save(config_file)
-    command = [sys.executable, "-m", "modelkit", "train", "--config", str(config_file),
-               "--run-dir", str(run_dir), *(["--resume"] if resume else [])]
+    command = train_command(config_file, run_dir=run_dir, resume=resume)
     procs, logs = [], []
     try:
         for i, tf_config in enumerate(local_tf_configs(workers)):
