@@ -1,6 +1,7 @@
 """Shared fixtures. Every test gets its own runs root and the session a cache dir of
 its own, so nothing a test writes leaks into the user's ~/.cache or ./runs, and no
-test's runs show up in another's."""
+test's runs show up in another's. The code that fixtures and tests share (writers of
+datasets and run folders, waits, the fake trainer) is in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from fixtures import tiny_synthetic_root  # noqa: F401  (session fixture)
+
+from tests.helpers.datasets import make_tiny_synthetic
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -30,3 +32,24 @@ def runs_root(tmp_path) -> Path:
     root = tmp_path / "runs"
     root.mkdir(exist_ok=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_root(tmp_path_factory) -> Path:
+    """One 60-face synthetic set for the whole test session (read-only: don't modify)."""
+    return make_tiny_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), n=60)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """An untrained 32-px small_cnn saved as model.keras, for the Explain page's run
+    folders (tests/helpers/explain_page.py); one per module (building and saving it is
+    the slow part)."""
+    from modelkit.model import build_model  # TensorFlow: only where a test asks for it
+    from tests.helpers.explain_page import RACES, SIZE
+
+    model = build_model(backbone="small_cnn", image_size=SIZE, race_classes=RACES,
+                        weights="none")
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model.save(path)
+    return path

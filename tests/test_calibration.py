@@ -9,11 +9,11 @@ import math
 import numpy as np
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
-from test_evaluate import make_predictions
 
 from modelkit import evaluate as ev
 from modelkit.__main__ import main
 from modelkit.evaluate import calibration
+from tests.helpers.predictions import make_predictions
 
 # (true gender, predicted gender, confidence in the prediction); no value on a bin edge.
 HAND = [("male", "male", 0.55), ("female", "male", 0.58), ("female", "female", 0.72),
@@ -103,9 +103,10 @@ def test_a_table_without_probabilities_has_no_calibration_rows():
 
 
 def test_evaluate_page_shows_calibration_and_names_the_worst_group(tmp_path, monkeypatch):
-    from plotly_spec import array, specs
     from streamlit.testing.v1 import AppTest
-    from test_evaluate_page import PAGE, write_run
+
+    from tests.helpers.evaluate_page import PAGE, write_run
+    from tests.helpers.plotly_spec import array, specs
 
     root = tmp_path / "runs"
     root.mkdir()

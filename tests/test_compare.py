@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_evaluate import ROWS, expected_figures, make_predictions, same
 
 from modelkit import evaluate as ev
 from modelkit import labels
@@ -20,38 +19,10 @@ from modelkit.__main__ import main
 from modelkit.evaluate import bootstrap
 from modelkit.evaluate.compare import paired
 from modelkit.evaluate.compare.runs import compare
+from tests.helpers.compare_runs import write_run
+from tests.helpers.predictions import ROWS, expected_figures, make_predictions, random_rows, same
 
 SINGLE = [("gender",), ("race",), ("age_group",)]
-
-
-def write_run(root: Path, name: str, frame: pd.DataFrame | None, *, config: dict | None = None,
-              state: str = "finished") -> Path:
-    """A run folder: predictions (unless None), config.json and a status.json."""
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    if frame is not None:
-        frame.to_parquet(folder / ev.PREDICTIONS_FILE)
-    (folder / "config.json").write_text(json.dumps({"source": "synthetic", "seed": 0, "limit": None,
-                                                    "balance": "none", **(config or {})}))
-    (folder / "status.json").write_text(json.dumps({"state": state, "epoch": 2, "epochs": 5,
-                                                    "error": "boom" if state == "failed" else None}))
-    return folder
-
-
-def random_rows(n: int, *, seed: int, accuracy: float = 0.7) -> list[tuple]:
-    """``n`` test rows with random labels; a prediction right about ``accuracy`` of the time."""
-    rng = np.random.default_rng(seed)
-    races, groups = list(labels.UTKFACE_RACES), list(labels.AGE_GROUPS)
-    out = []
-    for _ in range(n):
-        gender, race, group = rng.choice(labels.GENDERS), rng.choice(races), rng.choice(groups)
-        age = float(rng.integers(1, 90))
-
-        def guess(truth, vocabulary):
-            return truth if rng.random() < accuracy else rng.choice(vocabulary)
-        out.append((gender, guess(gender, labels.GENDERS), race, guess(race, races), group,
-                    guess(group, groups), age, age + float(rng.normal(0, 5))))
-    return out
 
 
 @pytest.fixture

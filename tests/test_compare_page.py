@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plotly_spec import array, specs
 from streamlit.testing.v1 import AppTest
-from test_compare import random_rows, write_run
-from test_evaluate import expected_figures, make_predictions
+
+from tests.helpers.compare_runs import write_run
+from tests.helpers.plotly_spec import array, specs
+from tests.helpers.predictions import expected_figures, make_predictions, random_rows
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "pages" / "compare.py")

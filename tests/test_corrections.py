@@ -192,3 +192,21 @@ def test_a_hand_edited_bad_value_is_refused_when_applied(tmp_path, faces):
 def test_a_missing_file_is_a_clear_error(tmp_path, faces):
     with pytest.raises(FileNotFoundError, match="corrections file .* not found"):
         apply_corrections(faces, file=tmp_path / "nope.jsonl")
+
+
+def test_a_corrections_file_that_is_not_utf8_is_named(tmp_path):
+    file = tmp_path / "c.jsonl"
+    line = json.dumps({"path": "José.jpg", "attribute": "gender", "action": "keep"},
+                      ensure_ascii=False)
+    file.write_bytes((line + "\n").encode("latin-1"))
+    with pytest.raises(ValueError, match="must be UTF-8") as caught:
+        cx.read_decisions(file)
+    assert str(caught.value).startswith(f"{file}: not UTF-8") and "line 1" in str(caught.value)
+
+
+def test_applying_a_corrections_file_that_is_not_utf8_names_it(tmp_path, faces):
+    file = tmp_path / "c.jsonl"
+    file.write_bytes(b'{"path": "a.jpg", "attribute": "race", "action": "set", "value": "\xe9"}\n')
+    with pytest.raises(ValueError, match="must be UTF-8") as caught:
+        apply_corrections(faces, file=file)
+    assert str(file) in str(caught.value)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from curation_runs import UTKFACE
-from plotly_spec import array, specs
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer
 
 from modelkit import labels, paths, runs
 from modelkit.curation import corrections as cx
 from modelkit.data import load_dataset
+from tests.helpers.fake_trainer import install_fake_trainer
+from tests.helpers.plotly_spec import array, specs
+from tests.helpers.samples import UTKFACE
 
 LIMIT = 300
 RACES = list(labels.UTKFACE_RACES)

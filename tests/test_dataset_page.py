@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plotly_spec import array, specs
 from streamlit.testing.v1 import AppTest
 
 from modelkit.config import DEFAULTS, TrainConfig
 from modelkit.training.prepare import prepare_data
+from tests.helpers.plotly_spec import array, specs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "dataset.py")
 ATTRIBUTES = ("age_group", "gender", "race")
@@ -101,7 +101,7 @@ def test_a_folder_outside_the_data_roots_is_refused(tmp_path, monkeypatch):
     at.selectbox(key="ds_source").set_value("utkface").run()
     at.text_input(key="ds_root").input("/etc").run()
     assert not at.exception
-    assert "outside the allowed data folders" in at.error[0].value
+    assert "outside the folders the dashboard may read" in at.error[0].value
 
 
 def test_a_missing_folder_gives_a_clear_error(tmp_path, monkeypatch):

@@ -3,11 +3,10 @@ however often the button is pressed while it trains."""
 
 from __future__ import annotations
 
-from test_runs import install_fake_trainer
-
 from modelkit import runs
 from modelkit.runs import demo
 from modelkit.runs.experiments import control_config
+from tests.helpers.fake_trainer import install_fake_trainer
 
 
 def test_the_demo_is_a_small_synthetic_run_and_its_experiment_varies_balance_only():

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures import make_tiny_synthetic
 
 from modelkit.__main__ import main
 from modelkit.config import TrainConfig
@@ -18,6 +17,7 @@ from modelkit.runfolder import MULTIWORKER_CHECKPOINTS
 from modelkit.training.multiworker import launcher
 from modelkit.training.multiworker.cluster import cluster_task
 from modelkit.training.multiworker.launcher import local_tf_configs
+from tests.helpers.datasets import make_tiny_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 PER_REPLICA_BATCH, LR, EPOCHS = 8, 0.002, 3

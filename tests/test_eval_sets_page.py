@@ -8,16 +8,16 @@ import json
 
 import pandas as pd
 import pytest
-from plotly_spec import array
 from streamlit.testing.v1 import AppTest
-from test_evaluate import make_predictions
-from test_evaluate_page import PAGE, write_run
-from test_runs import wait_for
 
 from modelkit import evaluate as ev
 from modelkit import labels, runs
 from modelkit.prediction.dataset import write_eval_set
 from modelkit.prediction.evalsets import eval_dir
+from tests.helpers.evaluate_page import PAGE, write_run
+from tests.helpers.plotly_spec import array
+from tests.helpers.predictions import make_predictions
+from tests.helpers.waits import wait_for
 
 # FairFace classes standing behind the runs' UTKFace labels, for the hand-made set.
 OWN_CLASSES = {"White": ["White"], "Black": ["Black"], "Asian": ["East Asian", "Southeast Asian"]}
@@ -103,7 +103,8 @@ def test_the_form_refuses_a_folder_outside_the_data_roots(runs_root, tmp_path, m
 
 @pytest.mark.slow
 def test_the_form_starts_a_job_and_the_page_picks_its_set(runs_root, tmp_path_factory, monkeypatch):
-    from tiny_run import FAIRFACE, copy_run, trained_tiny_run
+    from tests.helpers.samples import FAIRFACE
+    from tests.helpers.tiny_run import copy_run, trained_tiny_run
 
     monkeypatch.setenv("FACESCOPE_DATA_ROOTS", str(FAIRFACE.parent))
     run = copy_run(trained_tiny_run(tmp_path_factory.getbasetemp()), runs_root / "run-a")

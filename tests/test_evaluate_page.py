@@ -1,5 +1,6 @@
-"""The Evaluate page, rendered by AppTest for run folders built here (a predictions
-table written by hand to the contract, with real image files for the gallery)."""
+"""The Evaluate page, rendered by AppTest for run folders built by hand
+(tests/helpers/evaluate_page.py: a predictions table written to the contract, with
+real image files for the gallery)."""
 
 from __future__ import annotations
 
@@ -12,28 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from test_evaluate import make_predictions
 
 from dashboard import loaders
 from modelkit import evaluate as ev
-
-REPO = Path(__file__).resolve().parent.parent
-PAGE = str(REPO / "pages" / "evaluate.py")
-
-
-
-def write_run(root: Path, name: str, frame: pd.DataFrame) -> Path:
-    """A run folder with predictions whose paths point at small real images."""
-    folder = root / name
-    images = folder / "faces"
-    images.mkdir(parents=True)
-    paths = []
-    for i in range(len(frame)):
-        path = images / f"{i}.png"
-        Image.fromarray(np.full((40, 40, 3), (i * 37) % 255, np.uint8)).save(path)
-        paths.append(str(path))
-    frame.assign(path=paths).to_parquet(folder / ev.PREDICTIONS_FILE)
-    return folder
+from tests.helpers.evaluate_page import PAGE, REPO, write_run
+from tests.helpers.predictions import make_predictions
 
 
 def heatmap(at: AppTest, head: str) -> dict:

@@ -1,7 +1,7 @@
 """Remedy experiments (modelkit.runs.experiments): a run and its control, linked.
 
 The runs go through the real launcher, supervisor and ``python -m modelkit train``;
-only ``modelkit.training.fit`` is the stand-in (test_runs.install_fake_trainer).
+only ``modelkit.training.fit`` is the stand-in (tests/helpers/fake_trainer.py).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_runs import install_fake_trainer
 
 from modelkit import runs
 from modelkit.__main__ import main
 from modelkit.config import TrainConfig
 from modelkit.runs import experiments as xp
 from modelkit.runs import registry
+from tests.helpers.fake_trainer import install_fake_trainer
 
 ASKED = {"source": "synthetic", "epochs": 1, "balance": "race", "seed": 7, "limit": 300}
 

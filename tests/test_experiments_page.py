@@ -3,7 +3,7 @@ form's control, the Runs page's groups, filter, Compare buttons and delete
 confirmation, and the demo button of the Evaluate and Explain empty states.
 
 Runs go through the real launcher and supervisor with the stand-in trainer
-(test_runs.install_fake_trainer). Pages that switch to another page are run through
+(tests/helpers/fake_trainer.py). Pages that switch to another page are run through
 app.py (st.navigation), as a browser runs them.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import fake_trainer_fixture
 
 from modelkit import paths, runs
 from modelkit.config import TrainConfig
 from modelkit.runs import demo
+from tests.helpers.fake_trainer import fake_trainer_fixture
 
 PAGES = paths.REPO_ROOT / "pages"
 ASKED = {"source": "synthetic", "epochs": 1, "balance": "race", "seed": 7}

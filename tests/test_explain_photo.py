@@ -9,11 +9,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from test_explain_page import render, tiny_model_file, write_run  # noqa: F401 (fixture)
-from test_faces import FAIRFACE, UTKFACE, pasted, sample_files
 
 from dashboard import explain_photo_view
 from modelkit.data.faces import align as faces
+from tests.helpers.explain_page import render, write_run
+from tests.helpers.samples import FAIRFACE, UTKFACE, pasted, sample_files
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -26,7 +26,7 @@ def image_captions(at) -> str:
     return " | ".join(c for image in at.image for c in image.captions)
 
 
-def upload(runs_root, model_file, data: bytes, name: str = "group.png"):  # noqa: F811
+def upload(runs_root, model_file, data: bytes, name: str = "group.png"):
     write_run(runs_root, model_file)
     at = render()
     at.radio(key="explain_source").set_value("Upload")
@@ -36,7 +36,7 @@ def upload(runs_root, model_file, data: bytes, name: str = "group.png"):  # noqa
 
 
 def test_a_group_photo_shows_numbered_faces_and_explains_the_one_picked(
-        runs_root, tiny_model_file):  # noqa: F811
+        runs_root, tiny_model_file):
     at = upload(runs_root, tiny_model_file, png(pasted(sample_files(FAIRFACE, 2, seed=1))))
     choice = at.radio(key="explain_photo_face")
     assert choice.options == ["Face 1", "Face 2"] and choice.value == 1
@@ -50,7 +50,7 @@ def test_a_group_photo_shows_numbered_faces_and_explains_the_one_picked(
     assert len(at.image) == 5 and not at.error
 
 
-def test_a_photo_without_a_face_is_shown_with_the_reason_and_no_maps(runs_root, tiny_model_file):  # noqa: F811
+def test_a_photo_without_a_face_is_shown_with_the_reason_and_no_maps(runs_root, tiny_model_file):
     at = upload(runs_root, tiny_model_file, png(np.full((240, 320, 3), (40, 160, 90), np.uint8)),
                 name="wall.png")
     assert "wall.png: no face found" in at.warning[0].value
@@ -58,7 +58,7 @@ def test_a_photo_without_a_face_is_shown_with_the_reason_and_no_maps(runs_root, 
     assert not at.error
 
 
-def test_a_photo_whose_face_is_too_small_says_so(runs_root, tiny_model_file):  # noqa: F811
+def test_a_photo_whose_face_is_too_small_says_so(runs_root, tiny_model_file):
     image = pasted(sample_files(UTKFACE, 1, seed=4), canvas=(240, 160), places=((100, 60, 32),))
     at = upload(runs_root, tiny_model_file, png(image), name="far.png")
     assert "every face found is too small" in at.warning[0].value

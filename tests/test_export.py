@@ -12,12 +12,13 @@ import sys
 
 import numpy as np
 import pytest
-from tiny_run import FAIRFACE, IMAGE_SIZE, UTKFACE, copy_run, trained_tiny_run
 
 from modelkit import labels
 from modelkit.__main__ import main
 from modelkit.data import decode
 from modelkit.models.run_model import load_run_config, load_run_model
+from tests.helpers.samples import FAIRFACE, UTKFACE
+from tests.helpers.tiny_run import IMAGE_SIZE, copy_run, trained_tiny_run
 
 pytestmark = pytest.mark.slow
 

@@ -18,27 +18,7 @@ from modelkit.data.faces import align as faces
 from modelkit.data.faces import crops as face_crops
 from modelkit.data.faces import detect as face_detect
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-UTKFACE = SHARED / "utkface_sample"
-FAIRFACE = SHARED / "fairface_sample"
-
-
-def sample_files(folder: Path, n: int, *, seed: int = 0) -> list[Path]:
-    files = sorted(folder.rglob("*.jpg"))
-    assert files, f"the shared sample {folder} is missing"
-    picks = np.random.default_rng(seed).choice(len(files), n, replace=False)
-    return [files[i] for i in sorted(picks)]
-
-
-def pasted(files, *, canvas=(640, 400), places=((60, 100, 200), (380, 120, 180)),
-           background=(118, 124, 130)) -> np.ndarray:
-    """Sample faces pasted on one flat canvas: (x, y, side) per face."""
-    image = Image.new("RGB", canvas, background)
-    for file, (x, y, side) in zip(files, places, strict=False):
-        face = Image.fromarray(decode.decode_file(file)).resize((side, side), Image.LANCZOS)
-        image.paste(face, (x, y))
-    return np.asarray(image)
+from tests.helpers.samples import FAIRFACE, UTKFACE, pasted, sample_files
 
 
 @pytest.fixture

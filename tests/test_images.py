@@ -8,13 +8,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from fixtures import write_image
 from PIL import Image
 
 from modelkit.data import scan as images
 from modelkit.data.decode import decode_file, thumbnail
 from modelkit.data.scan import scan_images, to_rgb
 from modelkit.paths import cache_dir
+from tests.helpers.images import write_image
 
 
 def _truncated_jpeg(path):

@@ -1,5 +1,5 @@
 """`python -m modelkit labels ...` and `train --corrections` on real UTKFace faces,
-with a tiny model trained in the session (tests/curation_runs.py)."""
+with a tiny model trained in the session (tests/helpers/curation_run.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import json
 
 import pandas as pd
 import pytest
-from curation_runs import copy_into, tiny_config, trained_run
 
 from modelkit.__main__ import main
 from modelkit.curation import corrections as cx
 from modelkit.curation import ranking
 from modelkit.data import load_dataset
+from tests.helpers.curation_run import copy_into, tiny_config, trained_run
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_run import FAIRFACE, IMAGE_SIZE, UTKFACE, copy_run, trained_tiny_run
 
+from modelkit import labels
 from modelkit.__main__ import main
 from modelkit.data import decode, load_dataset
 from modelkit.models.run_model import load_run_model
+from tests.helpers.images import png_header_only
+from tests.helpers.samples import FAIRFACE, UTKFACE
+from tests.helpers.tiny_run import IMAGE_SIZE, copy_run, trained_tiny_run
 
 pytestmark = pytest.mark.slow
 
@@ -104,8 +107,9 @@ def test_evaluate_on_reports_mapped_race_and_the_sets_own_groups(run_dir, capsys
 
 def utkface_csv(tmp_path, *, race: str | None = None, n: int = 40) -> str:
     """A generic CSV of real UTKFace faces: path, age, gender (labels from the names),
-    plus a race column of ``race`` when given."""
-    names = sorted(os.listdir(UTKFACE))[:n]
+    plus a race column of ``race`` when given. Faces aged over ``labels.MAX_AGE`` are
+    left out: a CSV row outside the age range is refused."""
+    names = [f for f in sorted(os.listdir(UTKFACE)) if int(f.split("_")[0]) <= labels.MAX_AGE][:n]
     rows = pd.DataFrame({"path": [str(UTKFACE / f) for f in names],
                          "age": [int(f.split("_")[0]) for f in names],
                          "gender": [("male", "female")[int(f.split("_")[1])] for f in names]})
@@ -138,15 +142,13 @@ def test_an_unmappable_race_is_refused_naming_it(run_dir, tmp_path, capsys):
 
 
 def test_bad_images_are_skipped_with_the_readers_reasons(run_dir, tmp_path, capsys):
-    from test_prediction import _png_header_only
-
     faces = sorted(os.listdir(FAIRFACE / "val"))[:6]
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     truncated = tmp_path / "cut.jpg"
     truncated.write_bytes((FAIRFACE / "val" / faces[0]).read_bytes()[:300])
     bomb = tmp_path / "bomb.png"
-    _png_header_only(bomb, width=9_000, height=9_000)
+    bomb.write_bytes(png_header_only(9_000, 9_000))
     files = [str(FAIRFACE / "val" / f) for f in faces] + [str(empty), str(truncated), str(bomb)]
     pd.DataFrame({"file": files, "age": "20-29", "gender": "Male", "race": "Indian",
                   "service_test": True}).to_csv(tmp_path / "fairface_label_val.csv", index=False)

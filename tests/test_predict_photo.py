@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_faces import FAIRFACE, UTKFACE, pasted, sample_files
-from test_uploads import png_header_only
 
 from modelkit import labels
 from modelkit.__main__ import main
@@ -21,6 +19,8 @@ from modelkit.data.faces import align as faces
 from modelkit.data.faces import crops as face_crops
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
 from modelkit.model import build_model
+from tests.helpers.images import png_header_only
+from tests.helpers.samples import FAIRFACE, UTKFACE, pasted, sample_files
 
 SIZE = 32
 RACES = list(labels.UTKFACE_RACES)
@@ -33,7 +33,8 @@ def run_dir(tmp_path_factory) -> Path:
     build_model(backbone="small_cnn", image_size=SIZE, race_classes=RACES,
                 weights="none").save(folder / "model.keras")
     (folder / "config.json").write_text(json.dumps({"source": "utkface", "image_size": SIZE,
-                                                    "race_classes": RACES}))
+                                                    "race_classes": RACES,
+                                                    "heads": list(labels.HEADS)}))
     return folder
 
 

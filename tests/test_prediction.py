@@ -5,8 +5,6 @@ heads without labels, requests and set names, and the scan's pixel limit."""
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 
 import pandas as pd
 import pytest
@@ -18,6 +16,7 @@ from modelkit.data.scan import scan_images
 from modelkit.evaluate import evaluate
 from modelkit.prediction import PredictRequest, apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.evalsets import find_eval_set
+from tests.helpers.images import png_header_only
 
 # The issue's table, written out here independently of modelkit.labels.
 FAIRFACE_TO_UTKFACE = {"White": "White", "Black": "Black", "East Asian": "Asian",
@@ -141,21 +140,11 @@ def test_a_missing_evaluation_set_lists_the_runs_sets(tmp_path):
     assert "no evaluation set 'utkface'" in str(error.value) and "sets: fairface" in str(error.value)
 
 
-def _png_header_only(path, *, width: int, height: int) -> None:
-    """A PNG that declares width x height pixels but holds a few bytes of data: PIL
-    reads its size from the header; decoding it would fail as truncated."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
-                     chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 def test_the_scan_refuses_a_huge_image_by_its_header_before_decoding(tmp_path):
     bomb = tmp_path / "bomb.png"
-    _png_header_only(bomb, width=10_000, height=5_000)  # 50 MP > 40 MP
+    bomb.write_bytes(png_header_only(10_000, 5_000))  # 50 MP > 40 MP
     under = tmp_path / "under.png"
-    _png_header_only(under, width=100, height=100)
+    under.write_bytes(png_header_only(100, 100))
     table = scan_images([bomb, under], cache=False).table.set_index("path")
     reason = table.loc[str(bomb), "reason"]
     assert MAX_PIXELS < 10_000 * 5_000

@@ -9,13 +9,14 @@ import json
 import sqlite3
 
 import pytest
-from test_runs import wait_for
-from tiny_run import FAIRFACE, copy_run, trained_tiny_run
 
 from modelkit import runs
 from modelkit.prediction import PredictRequest, list_eval_sets
 from modelkit.prediction.background import prediction_jobs, start_prediction
 from modelkit.runs import registry
+from tests.helpers.samples import FAIRFACE
+from tests.helpers.tiny_run import copy_run, trained_tiny_run
+from tests.helpers.waits import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -10,22 +10,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures import (
-    FAIRFACE_ROWS,
-    UTKFACE_ROWS,
-    make_tiny_csv,
-    make_tiny_fairface,
-    make_tiny_imdbwiki,
-    make_tiny_synthetic,  # noqa: F401  (fixture)
-    make_tiny_utkface,
-    utkface_name,
-    write_image,
-)
 
 from modelkit import labels
 from modelkit.data import load_dataset
 from modelkit.data.sources.imdbwiki import imdbwiki_age
 from modelkit.data.sources.readers import parse_utkface_name
+from tests.helpers.datasets import (
+    FAIRFACE_ROWS,
+    UTKFACE_ROWS,
+    make_tiny_csv,
+    make_tiny_fairface,
+    make_tiny_imdbwiki,
+    make_tiny_synthetic,
+    make_tiny_utkface,
+    utkface_name,
+)
+from tests.helpers.images import write_image
 
 UTKFACE_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface_sample"
 
@@ -119,10 +119,13 @@ def test_parse_utkface_name():
 
 @pytest.mark.slow  # 2-4 s on an idle 2-core box, 9 s under load: the first scan of 8,000 JPEGs
 def test_utkface_sample_counts_what_the_names_say():
-    """The real 8,000-file sample: counts must equal an independent parse of the names."""
+    """The real 8,000-file sample: counts must equal an independent parse of the names;
+    the 9 faces named older than 100 (105 to 116) are skipped with the reason."""
     if not UTKFACE_SAMPLE.is_dir():
         pytest.skip(f"{UTKFACE_SAMPLE} not present")
-    names = os.listdir(UTKFACE_SAMPLE)
+    all_names = os.listdir(UTKFACE_SAMPLE)
+    too_old = sorted(n for n in all_names if int(n.split("_")[0]) > 100)
+    names = sorted(set(all_names) - set(too_old))
     fields = [n.split(".")[0].split("_") for n in names]
     ages = pd.Series([int(f[0]) for f in fields])
     group_edges = [0, 3, 10, 20, 30, 40, 50, 60, 70, 10_000]
@@ -132,7 +135,9 @@ def test_utkface_sample_counts_what_the_names_say():
 
     ds = load_dataset("utkface", root=UTKFACE_SAMPLE)
     m = ds.manifest
-    assert len(m) == len(names) == 8000 and not ds.skipped
+    assert len(all_names) == 8000 and len(too_old) == 9 and len(m) == len(names) == 7991
+    assert sorted(reasons(ds)) == too_old
+    assert all("outside 0..100" in reason for reason in reasons(ds).values())
     for column, expected in (("age_group", expected_groups), ("gender", expected_gender),
                              ("race", expected_race)):
         got = m[column].astype(str).value_counts()
@@ -364,3 +369,84 @@ def test_split_is_reproducible_for_a_seed(tiny_synthetic_root):
 
 def test_tiny_synthetic_helper_loads(tmp_path):
     assert len(load_dataset("synthetic", root=make_tiny_synthetic(tmp_path, n=5)).manifest) == 5
+
+
+# --- one age range for every reader (issue #20) ------------------------------------
+
+def test_the_one_age_range_lives_in_labels():
+    assert (labels.MIN_AGE, labels.MAX_AGE) == (0, 100)
+    got = labels.age_out_of_range([-1, 0, 34.5, 100, 100.5, 101, 105, 120, np.inf, np.nan])
+    assert got.tolist() == [True, False, False, False, True, True, True, True, True, False]
+
+
+CSV_AGES = [  # (age as written in the CSV, words of the error; None = accepted)
+    ("0", None),
+    ("100", None),
+    ("105", r"row 3, column 'age': '105' is not an age in years \(0\.\.100\)"),
+    ("101", r"row 3, column 'age': '101' is not an age in years \(0\.\.100\)"),
+    ("120", r"row 3, column 'age': '120' is not an age in years \(0\.\.100\)"),
+    ("-1", r"row 3, column 'age': '-1' is not an age in years \(0\.\.100\)"),
+]
+
+
+@pytest.mark.parametrize("age, message", CSV_AGES, ids=[a for a, _ in CSV_AGES])
+def test_csv_age_outside_the_range_is_refused_naming_the_row(tmp_path, age, message):
+    csv = make_tiny_csv(tmp_path, [{"path": "a.jpg", "age": "30"}, {"path": "b.jpg", "age": age}])
+    if message is None:
+        assert load_dataset("csv", labels=csv).manifest["age"].tolist() == [30.0, float(age)]
+    else:
+        with pytest.raises(ValueError, match=message):
+            load_dataset("csv", labels=csv)
+
+
+UTKFACE_AGES = [  # (age field of the file name, words of the skip reason; None = kept)
+    ("0", None),
+    ("100", None),
+    ("105", "age 105 outside 0..100"),
+    ("101", "age 101 outside 0..100"),
+    ("-1", "age '-1' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize("age, reason", UTKFACE_AGES, ids=[a for a, _ in UTKFACE_AGES])
+def test_utkface_age_outside_the_range_is_skipped_with_reason(tmp_path, age, reason):
+    write_image(tmp_path / utkface_name(30, 1, 3), format="JPEG")
+    name = f"{age}_0_0_20170116174525999.jpg.chip.jpg"
+    write_image(tmp_path / name, format="JPEG")
+    ds = load_dataset("utkface", root=tmp_path)
+    if reason is None:
+        assert sorted(ds.manifest["age"]) == sorted([30.0, float(age)]) and not ds.skipped
+    else:
+        assert ds.manifest["age"].tolist() == [30.0]
+        assert reason in reasons(ds)[name]
+        assert isinstance(parse_utkface_name(name), str)
+
+
+IMDB_AGES = [  # (birth date, photo year, age, words of the skip reason; None = kept)
+    (date(1900, 1, 1), 2000, 100, None),
+    (date(1990, 1, 1), 1990, 0, None),
+    (date(1899, 1, 1), 2000, 101, "age 101 outside 0..100"),
+    (date(1895, 1, 1), 2000, 105, "age 105 outside 0..100"),
+    (date(2001, 1, 1), 2000, -1, "age -1 outside 0..100"),
+]
+
+
+@pytest.mark.parametrize("born, taken, age, reason", IMDB_AGES, ids=[str(a[2]) for a in IMDB_AGES])
+def test_imdbwiki_age_outside_the_range_is_skipped_with_reason(tmp_path, born, taken, age, reason):
+    root = make_tiny_imdbwiki(tmp_path / "imdb", [imdb_row(date(1990, 3, 3), 2010),
+                                                  imdb_row(born, taken)], name="imdb")
+    ds = load_dataset("imdbwiki", root=root)
+    if reason is None:
+        assert sorted(ds.manifest["age"]) == sorted([20.0, float(age)]) and not ds.skipped
+    else:
+        assert ds.manifest["age"].tolist() == [20.0]
+        [skipped] = ds.skipped
+        assert skipped.path == str(root / "01" / "img_1.jpg") and reason in skipped.reason
+
+
+def test_fairface_age_in_years_is_refused_naming_the_row(tmp_path):
+    """FairFace gives ranges only: a number of years (in range or not) names the row."""
+    root = make_tiny_fairface(tmp_path / "ff", rows={"train": [("20-29", "Male", "White"),
+                                                               ("105", "Male", "White")]})
+    with pytest.raises(ValueError, match=r"fairface_label_train.csv' row 3, column 'age': unknown value '105'"):
+        load_dataset("fairface", root=root)

@@ -1,5 +1,5 @@
 """The Review page, rendered with AppTest on a tiny run trained on real UTKFace faces
-(tests/curation_runs.py): keep, fix and exclude change the counts and the corrections
+(tests/helpers/curation_run.py): keep, fix and exclude change the counts and the corrections
 file, undo withdraws, two tabs agree, and the page ranks a run in the background."""
 
 from __future__ import annotations
@@ -8,15 +8,16 @@ import json
 
 import pandas as pd
 import pytest
-from curation_runs import copy_into, trained_run
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer, wait_for
 
 from dashboard.review_cards import card_key
 from dashboard.review_view import PAGE_SIZE, SEP
 from modelkit import paths, runs
 from modelkit.curation import corrections as cx
-from modelkit.curation import ranking
+from modelkit.curation import rank_jobs, ranking
+from tests.helpers.curation_run import copy_into, trained_run
+from tests.helpers.fake_trainer import install_fake_trainer
+from tests.helpers.waits import wait_for
 
 pytestmark = pytest.mark.slow
 PAGE = str(paths.REPO_ROOT / "pages" / "review.py")
@@ -137,8 +138,8 @@ def test_an_unranked_run_is_ranked_in_the_background(run_dir):
     at = page().run()
     assert "not ranked yet" in at.info[0].value
     at.button(key="review_rank").click().run()
-    assert ranking.ranking_state(run_dir).state in ("running", "done")
-    wait_for(lambda: ranking.ranking_state(run_dir).state == "done", timeout=600,
+    assert rank_jobs.ranking_state(run_dir).state in ("queued", "running", "done")
+    wait_for(lambda: rank_jobs.ranking_state(run_dir).state == "done", timeout=600,
              what="the background ranking")
     at.run()
     assert not at.exception and metric(at, "Remaining") == len(flagged(run_dir))

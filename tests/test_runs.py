@@ -5,9 +5,9 @@ Fast tests drive the real launcher path end to end: ``start_run`` writes the run
 starts the real ``python -m modelkit train --config ... --run-dir ...``, and the real
 CLI loads the config and calls ``modelkit.training.fit.train``. Only that last module
 is a stand-in (tests/fake_trainer/fake_fit.py: the run-folder contract, no TensorFlow,
-milliseconds per epoch). :func:`install_fake_trainer` puts tests/fake_trainer on
-``PYTHONPATH``; its ``sitecustomize.py`` makes every process started from the test
-import the fake for that one module name. So no environment variable of the project and
+milliseconds per epoch). ``install_fake_trainer`` (tests/helpers/fake_trainer.py)
+puts tests/fake_trainer on ``PYTHONPATH``; its ``sitecustomize.py`` makes every process
+started from the test import the fake for that one module name. So no environment variable of the project and
 no production branch exists for the tests. The slow test at the end trains for real.
 """
 
@@ -27,41 +27,8 @@ import pytest
 from modelkit import runs
 from modelkit.__main__ import main
 from modelkit.runs import processes, registry
-
-FAKE_TRAINER_PATH = Path(__file__).resolve().parent / "fake_trainer"
-
-
-def install_fake_trainer(monkeypatch) -> Path:
-    """Make processes started from this test train with tests/fake_trainer/fake_fit.py.
-
-    Puts the shim folder first on ``PYTHONPATH``, which the launcher passes on to the
-    supervisor and the trainer (see tests/fake_trainer/sitecustomize.py).
-    """
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(FAKE_TRAINER_PATH), os.environ.get("PYTHONPATH")) if p))
-    return FAKE_TRAINER_PATH
-
-
-def stop_all_runs(*, timeout: float) -> None:
-    """Cancel every queued or active run and wait for each: a test leaves no process."""
-    runs.reconcile()
-    for run in runs.list_runs():
-        if run.state in ("queued", *runs.ACTIVE):
-            runs.cancel(run.id)
-    for run in runs.list_runs():
-        runs.wait(run.id, timeout=timeout)
-
-
-def fake_trainer_fixture(batch_s: float, *, stop_timeout: float):
-    """A ``fake_trainer`` fixture for a page's tests: the fake trainer with batches of
-    ``batch_s`` seconds, and after the test every run stopped (no process left)."""
-    @pytest.fixture
-    def fake_trainer(monkeypatch):
-        shim = install_fake_trainer(monkeypatch)
-        monkeypatch.setenv("FAKE_BATCH_S", str(batch_s))
-        yield shim
-        stop_all_runs(timeout=stop_timeout)
-    return fake_trainer
+from tests.helpers.fake_trainer import install_fake_trainer
+from tests.helpers.waits import wait_dead, wait_for
 
 
 @pytest.fixture
@@ -72,17 +39,6 @@ def root(tmp_path):
 @pytest.fixture
 def fake_trainer(monkeypatch):
     return install_fake_trainer(monkeypatch)
-
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def state_is(run_id, root, *states):
@@ -245,7 +201,7 @@ def test_a_run_whose_supervisor_died_too_is_failed_by_reconcile(root, fake_train
     supervisor = registry_value(root, "SELECT supervisor_pid FROM runs WHERE id=?", run.id)
     os.kill(supervisor, signal.SIGKILL)  # as after a reboot: nobody left to record the end
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
+    wait_dead(supervisor, pid)
     assert runs.show(run.id, runs_root=root).state == "running"  # a read changes nothing
     failed = wait_for(state_is(run.id, root, "failed"), timeout=10, what="state failed")
     assert failed.error == runs.DIED_REASON
@@ -257,7 +213,8 @@ def test_a_failed_run_keeps_its_error_and_traceback(root, fake_trainer, tmp_path
                          runs_root=root)
     failed = runs.wait(run.id, runs_root=root, timeout=30)
     assert failed.state == "failed"
-    assert failed.error == f"FileNotFoundError: dataset folder {missing} does not exist"
+    # The real readers' message: the fake trainer makes the real check.
+    assert failed.error == f"FileNotFoundError: utkface: root {str(missing)!r} does not exist"
     assert "Traceback" in failed.traceback
     resumed = runs.resume(run.id, runs_root=root)  # a failed run may be retried
     assert runs.wait(resumed.id, runs_root=root, timeout=30).state == "failed"
@@ -346,7 +303,7 @@ def test_reading_never_writes(root, fake_trainer, monkeypatch):
     supervisor = registry_value(root, "SELECT supervisor_pid FROM runs WHERE id=?", run.id)
     os.kill(supervisor, signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.3)
+    wait_dead(supervisor, pid)
     writer = sqlite3.connect(root / "registry.sqlite", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
     try:

@@ -1,5 +1,5 @@
 """The Runs page, rendered with AppTest over runs made by the real launcher and
-supervisor, training with the stand-in trainer (test_runs.install_fake_trainer)."""
+supervisor, training with the stand-in trainer (tests/helpers/fake_trainer.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_runs import install_fake_trainer
 
 from dashboard import runs_view
 from modelkit import paths, runs
+from tests.helpers.fake_trainer import install_fake_trainer
 
 PAGE = str(paths.REPO_ROOT / "pages" / "runs.py")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures import make_tiny_synthetic
 from PIL import Image
 
 from modelkit import labels
@@ -14,6 +13,7 @@ from modelkit.data import load_dataset, synthetic_root
 from modelkit.data.synthetic.drawing import draw_face
 from modelkit.data.synthetic.generate import default_n, generate_synthetic, sample_labels
 from modelkit.paths import cache_dir
+from tests.helpers.datasets import make_tiny_synthetic
 
 
 def _pixels(root, rel):

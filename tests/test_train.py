@@ -215,6 +215,8 @@ def test_a_source_without_race_labels_trains_with_the_race_head_masked(tmp_path)
     frame = pd.read_parquet(run / "predictions.parquet")
     assert frame["race_true"].isna().all() and frame["race_pred"].isna().all()
     assert frame["gender_pred"].notna().all()
+    # The run records the heads it trained, for every later prediction with its model.
+    assert json.loads((run / "config.json").read_text())["heads"] == ["gender", "age"]
 
 
 def test_heartbeat_keeps_beating_during_a_long_step(data, tmp_path):

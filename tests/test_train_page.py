@@ -2,7 +2,7 @@
 
 Runs are launched by the same ``modelkit.runs`` the page calls, through the real
 supervisor and ``python -m modelkit train --config ...``, training with the stand-in
-trainer (test_runs.install_fake_trainer), so a run is really running in its own
+trainer (tests/helpers/fake_trainer.py), so a run is really running in its own
 process while the page draws it. AppTest does not fire ``run_every``: each
 ``.run()`` is one redraw.
 """
@@ -13,10 +13,11 @@ import dataclasses
 import re
 
 from streamlit.testing.v1 import AppTest
-from test_runs import fake_trainer_fixture, wait_for
 
 from modelkit import paths, runs
 from modelkit.config import DEFAULTS, TrainConfig
+from tests.helpers.fake_trainer import fake_trainer_fixture
+from tests.helpers.waits import wait_for
 
 PAGE = str(paths.REPO_ROOT / "pages" / "train.py")
 
@@ -121,6 +122,7 @@ def test_a_failed_run_shows_its_error_and_traceback(fake_trainer, tmp_path):
     runs.wait(run.id, timeout=30)
     at = page().run()
     assert not at.exception
-    assert "FileNotFoundError: dataset folder" in at.error[0].value
+    assert f"FileNotFoundError: utkface: root {str(tmp_path / 'gone')!r} does not exist" in \
+        at.error[0].value
     assert any("Traceback" in c.value for c in at.code)
     assert at.button(key=f"train_resume_{run.id}")

@@ -9,19 +9,11 @@ artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import settle, shoot
 
 from modelkit.config import DEFAULTS
+from tests.helpers.browser import TIMEOUT_MS, fill_number, goto, settle, shoot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-TIMEOUT_MS = 120_000
-
-
-def goto(page, base, name):
-    page.goto(f"{base}/{name}", wait_until="domcontentloaded")
-    settle(page)
-
 
 # Finds a Plotly chart in the DOM by its title (Streamlit wraps titles in <b>).
 FIND_CHART = """(title) => Array.from(document.querySelectorAll('.js-plotly-plot')).find(
@@ -74,12 +66,6 @@ def test_dataset_page_before_after_charts_follow_the_balance_attribute(dashboard
     assert page.locator("[data-testid='stImage'] img").count() >= 6  # faces and augmented variants
     shoot(page, "page_dataset")
     page.close()
-
-
-def fill_number(page, label, value):
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Tab")
 
 
 def test_train_evaluate_explain_a_tiny_run(dashboard, browser):

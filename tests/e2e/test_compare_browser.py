@@ -7,9 +7,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard, settle
-from test_compare import random_rows, write_run
-from test_evaluate import make_predictions
+
+from tests.helpers.browser import ARTIFACTS, serve_dashboard, settle
+from tests.helpers.compare_runs import write_run
+from tests.helpers.predictions import make_predictions, random_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ARTIFACTS, serve_dashboard, settle
+
+from tests.helpers.browser import ARTIFACTS, serve_dashboard, settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

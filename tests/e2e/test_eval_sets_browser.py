@@ -9,11 +9,11 @@ figures by FairFace's own race classes. The screenshot goes to artifacts/e2e/.
 from __future__ import annotations
 
 import pytest
-from conftest import serve_dashboard, shoot, stop_runs
-from test_browser import TIMEOUT_MS, fill_number, goto, settle
-from tiny_run import FAIRFACE, copy_run, trained_tiny_run
 
 from modelkit import labels
+from tests.helpers.browser import TIMEOUT_MS, fill_number, goto, serve_dashboard, settle, shoot, stop_runs
+from tests.helpers.samples import FAIRFACE
+from tests.helpers.tiny_run import copy_run, trained_tiny_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

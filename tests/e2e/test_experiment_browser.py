@@ -14,9 +14,9 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import serve_dashboard, settle, shoot, stop_runs
 
 from modelkit import runs
+from tests.helpers.browser import serve_dashboard, settle, shoot, stop_runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, REPO, serve_dashboard, settle
 from PIL import Image
+
+from tests.helpers.browser import ARTIFACTS, REPO, serve_dashboard, settle
+from tests.helpers.samples import FAIRFACE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT_MS = 180_000
-FAIRFACE = REPO.parent / "shared" / "data" / "fairface_sample"
 
 
 def group_photo(path: Path) -> Path:

@@ -1,6 +1,6 @@
 """Reviewing suspect labels in real Chromium, then training with the decisions.
 
-A tiny run trained on 400 real UTKFace faces and ranked (tests/curation_runs.py) sits
+A tiny run trained on 400 real UTKFace faces and ranked (tests/helpers/curation_run.py) sits
 in the server's runs root. Review: keep the first suspect, use the suggestion on the
 next, exclude the one after; the counters follow each click and the corrections file
 holds the three decisions. Train: the form's "Apply my label decisions" box is ticked
@@ -10,23 +10,19 @@ artifacts/e2e/ (review_*.png).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-from conftest import serve_dashboard, settle, shoot, stop_runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
-from curation_runs import UTKFACE, copy_into, tiny_config, trained_run  # noqa: E402
-
-from modelkit import runs  # noqa: E402
-from modelkit.curation import corrections as cx  # noqa: E402
-from modelkit.curation import ranking  # noqa: E402
+from modelkit import runs
+from modelkit.curation import corrections as cx
+from modelkit.curation import ranking
+from tests.helpers.browser import serve_dashboard, settle, shoot, stop_runs
+from tests.helpers.curation_run import copy_into, tiny_config, trained_run
+from tests.helpers.fake_trainer import FAKE_TRAINER_PATH
+from tests.helpers.samples import UTKFACE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT_MS = 120_000
-FAKE_TRAINER = Path(__file__).resolve().parents[1] / "fake_trainer"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +31,7 @@ def server(tmp_path_factory):
     the stand-in trainer (the test is about what they are given, not the training)."""
     work = tmp_path_factory.mktemp("e2e-review")
     run_dir = copy_into(trained_run(tmp_path_factory.getbasetemp()), work / "runs")
-    with serve_dashboard(work, log_name="server_review.log", PYTHONPATH=str(FAKE_TRAINER),
+    with serve_dashboard(work, log_name="server_review.log", PYTHONPATH=str(FAKE_TRAINER_PATH),
                          FAKE_BATCH_S="0.5") as base:
         yield base, work / "runs", run_dir
     stop_runs(work / "runs")

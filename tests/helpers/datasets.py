@@ -1,12 +1,10 @@
-"""Helpers that write tiny datasets in each source's real layout, for tests.
+"""Tiny datasets in each source's real layout, for tests.
 
 Images are 16-32 px so a few dozen write and scan in well under a second. Every
 helper returns what ``load_dataset`` needs (a root, and a label file where the
 source has one) and takes the rows to write, so a test can state its expectation
-from the same rows it wrote.
-
-Register the session fixture in tests/conftest.py with
-``from fixtures import tiny_synthetic_root  # noqa: F401``.
+from the same rows it wrote. tests/conftest.py's session fixture
+``tiny_synthetic_root`` is one ``make_tiny_synthetic`` set for the whole session.
 """
 
 from __future__ import annotations
@@ -16,25 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from PIL import Image
 
 from modelkit.data.synthetic.generate import generate_synthetic
-
-
-def write_image(path: Path, *, size: int = 24, mode: str = "RGB", seed: int = 0,
-                format: str | None = None) -> Path:
-    """A small random-pixel image in ``mode`` at ``path`` (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    image = Image.fromarray(pixels)
-    if mode == "I;16":
-        grey = np.asarray(image.convert("L")).astype(np.uint16) * 257
-        image = Image.fromarray(grey)
-    elif mode != "RGB":
-        image = image.convert(mode)
-    image.save(path, format=format)
-    return path
+from tests.helpers.images import write_image
 
 
 def make_tiny_synthetic(tmp_path: Path, n: int = 40, *, seed: int = 0) -> Path:
@@ -42,12 +24,6 @@ def make_tiny_synthetic(tmp_path: Path, n: int = 40, *, seed: int = 0) -> Path:
     load it with ``load_dataset("synthetic", root=...)``. About 2 ms a face."""
     return generate_synthetic(Path(tmp_path) / f"synthetic-{n}-{seed}", n=n, seed=seed,
                               size_range=(24, 32))
-
-
-@pytest.fixture(scope="session")
-def tiny_synthetic_root(tmp_path_factory) -> Path:
-    """One 60-face synthetic set for the whole test session (read-only: don't modify)."""
-    return make_tiny_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), n=60)
 
 
 UTKFACE_ROWS = [  # (age, gender code, race code)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-UTKFACE = REPO.parent / "shared" / "data" / "utkface_sample"
-FAIRFACE = REPO.parent / "shared" / "data" / "fairface_sample"
+from tests.helpers.samples import UTKFACE
+
 IMAGE_SIZE = 32
 RUN_FILES = ("config.json", "model.keras", "predictions.parquet", "status.json")
 

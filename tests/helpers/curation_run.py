@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from modelkit.config import TrainConfig
+from tests.helpers.samples import UTKFACE
 
-UTKFACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface_sample"
 LIMIT = 400
 
 

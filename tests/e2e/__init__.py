@@ -1,0 +1,1 @@
+"""The browser tests: the dashboard served for real, driven in Chromium."""
