@@ -85,9 +85,6 @@ class ModelCard:
             _check_head(self.name, head)
         return self
 
-    def head(self, name: str) -> HeadOutput | None:
-        return next((h for h in self.heads if h.head == name), None)
-
     def to_dict(self) -> dict:
         return asdict(self)
 
