@@ -138,13 +138,18 @@ def export_run(run_dir: str | os.PathLike, *, out: str | os.PathLike,
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ValueError(f"--out {target} exists and is not an empty folder; give a new folder "
                          "(an export never overwrites files)")
-    from modelkit.prediction.dataset import check_run_model, trained_heads
-
-    run = Path(run_dir)
-    check_run_model(run)
     import keras
 
-    from modelkit.models.run_model import image_size, load_run_config, load_run_model
+    from modelkit.models.run_model import (
+        check_trained_model,
+        image_size,
+        load_run_config,
+        load_run_model,
+        trained_heads,
+    )
+
+    run = Path(run_dir)
+    check_trained_model(run)
 
     model = load_run_model(run)
     config = load_run_config(run)

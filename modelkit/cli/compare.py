@@ -1,10 +1,12 @@
-"""`python -m modelkit compare RUN_A RUN_B [RUN_C ...] [--split test] [--n-boot N] [--json]`.
+"""`python -m modelkit compare RUN_A RUN_B [RUN_C ...] [--split test | --on SET] [--n-boot N] [--json]`.
 
 Did the change work? The first run is the baseline; each other run is compared with it
 on the images both evaluated: every figure overall and per group of gender, race and
 age group, the difference (other - baseline) with a paired bootstrap interval (the
 same resampled images for both runs), the gaps between groups, and per-group
-calibration (ECE, Brier). Runs are ids under the runs root or folders. ``--json``
+calibration (ECE, Brier). Runs are ids under the runs root (outside models by their
+name) or folders. ``--on SET`` compares the runs' evaluation sets of that name (made
+by ``predict --name SET``) instead of their own test split. ``--json``
 prints one object (shape in docs/CONTRACTS.md, "Comparing runs").
 """
 
@@ -25,6 +27,8 @@ def add_parser(sub) -> None:
                    help="run ids (under the runs root) or run folders; the first is the baseline")
     p.add_argument("--split", choices=[s for s in labels.SPLITS if s != "train"], default="test",
                    help="evaluation split (default: test)")
+    p.add_argument("--on", metavar="SET", help="compare the runs' evaluation sets named SET "
+                   "(`predict --run-dir R ... --name SET`), e.g. fairface")
     p.add_argument("--n-boot", type=int, default=1000,
                    help="paired bootstrap resamples per group (default 1000; 0: no intervals)")
     p.add_argument("--ci", type=float, default=0.95, help="interval coverage (default 0.95)")
@@ -41,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise ValueError(f"compare needs two or more runs (the baseline first); got {args.runs}")
-    result = compare(args.runs, split=args.split, n_boot=args.n_boot, ci=args.ci, seed=args.seed,
+    runs, split = args.runs, args.split
+    if args.on:
+        from modelkit.prediction.evalsets import EVAL_SPLIT, eval_set_ref
+
+        runs = [eval_set_ref(r, args.on, runs_root=args.runs_root) for r in args.runs]
+        split = EVAL_SPLIT
+    result = compare(runs, split=split, n_boot=args.n_boot, ci=args.ci, seed=args.seed,
                      gap_min_n=args.gap_min_n, runs_root=args.runs_root)
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False, default=str))
@@ -55,7 +65,11 @@ def format_report(result) -> str:
     gaps, per-group calibration and the changes whose interval excludes 0."""
     settings = result.settings
     ci = f"{round(100 * settings['ci'])}%"
-    lines = [f"baseline {result.baseline.id}  split {result.split}  n={result.n_baseline}",
+    from modelkit.prediction.evalsets import is_eval_set
+
+    where = (f"on {result.baseline.run_dir.name}" if is_eval_set(result.baseline.run_dir)
+             else f"split {result.split}")
+    lines = [f"baseline {result.baseline.id}  {where}  n={result.n_baseline}",
              f"intervals: {ci} paired bootstrap of (other - baseline), {settings['n_boot']} "
              f"resamples of the shared faces within each group; * = the interval excludes 0"]
     for entry in result.not_comparable:

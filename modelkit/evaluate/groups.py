@@ -168,13 +168,20 @@ def grouping_table(frame: pd.DataFrame, grouping: tuple[str, ...], classes: dict
     return long[BY_GROUP_COLUMNS]
 
 
-def drop_unlabelled_heads(overall: pd.DataFrame,
-                          by_group: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tables without the heads no row is labelled for (``n`` 0 overall): a set
-    without race labels has no race figures at all, rather than NaN ones."""
-    unlabelled = set(overall.loc[overall["n"] == 0, "head"])
+def drop_unlabelled_heads(overall: pd.DataFrame, by_group: pd.DataFrame, *,
+                          unpredicted: frozenset[str] = frozenset()
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables without the heads no row is labelled for (``n`` 0 overall) and the
+    ``unpredicted`` heads (a model without that head): a set without race labels, or a
+    gender-only model, has no race figures at all, rather than NaN or zero ones."""
+    unlabelled = set(overall.loc[overall["n"] == 0, "head"]) | set(unpredicted)
     return (overall[~overall["head"].isin(unlabelled)].reset_index(drop=True),
             by_group[~by_group["head"].isin(unlabelled)].reset_index(drop=True))
+
+
+def unpredicted_heads(frame: pd.DataFrame) -> frozenset[str]:
+    """The heads with no prediction in any row (the model does not have them)."""
+    return frozenset(h for h in EVAL_HEADS if len(frame) and frame[f"{h}_pred"].isna().all())
 
 
 def compute_gaps(by_group: pd.DataFrame, *, min_n: int = 5,

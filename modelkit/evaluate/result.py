@@ -29,6 +29,7 @@ from modelkit.evaluate.groups import (
     drop_unlabelled_heads,
     grouping_key,
     overall_table,
+    unpredicted_heads,
 )
 from modelkit.evaluate.metrics import LOWER_IS_BETTER
 from modelkit.evaluate.predictions import (
@@ -204,7 +205,8 @@ def evaluate(
     overall = overall_table(frame, classes, n_boot=n_boot, rng=rng, quantiles=quantiles)
     by_group = by_group_table(frame, groupings, classes, n_boot=n_boot, rng=rng,
                               quantiles=quantiles)
-    overall, by_group = drop_unlabelled_heads(overall, by_group)
+    overall, by_group = drop_unlabelled_heads(overall, by_group,
+                                              unpredicted=unpredicted_heads(frame))
     used_ages = frame.loc[frame["age_true"].notna(), "age_true_is_midpoint"]
     return Evaluation(
         split=split,

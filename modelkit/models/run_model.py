@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import labels
-from modelkit.runfolder import CONFIG_FILE, MODEL_FILE
+from modelkit.runfolder import CONFIG_FILE, MODEL_FILE, STATUS_FILE, read_config
 
 # ---------------------------------------------------------------- runs
 
@@ -50,6 +50,49 @@ def load_run_config(run_dir: str | os.PathLike) -> dict:
     if not path.is_file():
         return {}
     return json.loads(path.read_text())
+
+
+def check_trained_model(run_dir: str | os.PathLike) -> Path:
+    """The run's ``model.keras``.
+
+    Raises:
+        FileNotFoundError: no such folder, or a run without a final model (still
+            training, failed or cancelled), saying which from its ``status.json``.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {run} does not exist; pass --run-dir a run folder "
+                                "(`python -m modelkit runs list` shows them) or an outside "
+                                "model's (`python -m modelkit models list`)")
+    model = run / MODEL_FILE
+    if model.is_file():
+        return model
+    try:
+        status = json.loads((run / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        status = {}
+    state = status.get("state") if isinstance(status, dict) else None
+    why = {"running": "it is still training; wait for it to finish",
+           "queued": "it has not started training yet",
+           "cancelled": "it was cancelled before it finished; resume it to get a model",
+           "failed": f"its training failed ({status.get('error') or 'see train.log'})",
+           }.get(state, "it has not finished training")
+    raise FileNotFoundError(f"run {run.name} has no {MODEL_FILE} to predict with: {why} "
+                            f"(looked in {run})")
+
+
+def trained_heads(run_dir: str | os.PathLike) -> set[str]:
+    """The heads the run learnt, as its ``config.json`` records them (``heads``); a head
+    its training set had no label for is untrained noise and is predicted as null.
+
+    Raises:
+        ValueError: the run's config.json does not say which heads it trained.
+    """
+    heads = read_config(run_dir).get("heads")
+    if not isinstance(heads, list) or not set(heads) <= set(labels.HEADS):
+        raise ValueError(f"{Path(run_dir) / CONFIG_FILE} does not record the heads the run "
+                         f"trained ('heads': a list of {', '.join(labels.HEADS)}); train it again")
+    return set(heads)
 
 
 # ---------------------------------------------------------------- classes

@@ -35,7 +35,7 @@ def start_prediction(request: PredictRequest, *, runs_root: str | os.PathLike | 
     Raises:
         FileNotFoundError: no run folder, or no ``model.keras`` in it.
     """
-    from modelkit.prediction.dataset import check_run_model
+    from modelkit.prediction.predictors import check_run_model
 
     request = request.with_absolute_paths()
     check_run_model(request.run_dir)

@@ -12,8 +12,6 @@ are compared through :mod:`modelkit.prediction.mapping`. The result is written t
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,24 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from modelkit import labels
 from modelkit.data import load_dataset
 from modelkit.data.manifest import Dataset
-from modelkit.prediction.evalsets import EVAL_FILE, eval_dir
+from modelkit.prediction.evalsets import EVAL_FILE, EVAL_SPLIT, eval_dir
 from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
+from modelkit.prediction.predictors import check_run_model
 from modelkit.prediction.request import PredictRequest
-from modelkit.runfolder import (
-    CONFIG_FILE,
-    MODEL_FILE,
-    PREDICTIONS_FILE,
-    STATUS_FILE,
-    read_config,
-    write_json,
-    write_parquet,
-)
+from modelkit.runfolder import PREDICTIONS_FILE, write_json, write_parquet
 
-# Every row of an evaluation set is evaluated: it is the set's one split.
-EVAL_SPLIT = "test"
 # Batches per model call between two progress reports (and cancel checks).
 CHUNK_BATCHES = 4
 Progress = Callable[[int, int], None]
@@ -57,52 +45,11 @@ class PredictionResult:
     predictions: pd.DataFrame
 
 
-def check_run_model(run_dir: str | os.PathLike) -> Path:
-    """The run's ``model.keras``.
-
-    Raises:
-        FileNotFoundError: no such run folder, or a run without a final model (still
-            training, failed or cancelled), saying which from its ``status.json``.
-    """
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise FileNotFoundError(f"run folder {run} does not exist; pass --run-dir a run folder "
-                                "(`python -m modelkit runs list` shows them)")
-    model = run / MODEL_FILE
-    if model.is_file():
-        return model
-    try:
-        status = json.loads((run / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        status = {}
-    state = status.get("state") if isinstance(status, dict) else None
-    why = {"running": "it is still training; wait for it to finish",
-           "queued": "it has not started training yet",
-           "cancelled": "it was cancelled before it finished; resume it to get a model",
-           "failed": f"its training failed ({status.get('error') or 'see train.log'})",
-           }.get(state, "it has not finished training")
-    raise FileNotFoundError(f"run {run.name} has no {MODEL_FILE} to predict with: {why} "
-                            f"(looked in {run})")
-
-
-def trained_heads(run_dir: str | os.PathLike) -> set[str]:
-    """The heads the run learnt, as its ``config.json`` records them (``heads``); a head
-    its training set had no label for is untrained noise and is predicted as null.
-
-    Raises:
-        ValueError: the run's config.json does not say which heads it trained.
-    """
-    heads = read_config(run_dir).get("heads")
-    if not isinstance(heads, list) or not set(heads) <= set(labels.HEADS):
-        raise ValueError(f"{Path(run_dir) / CONFIG_FILE} does not record the heads the run "
-                         f"trained ('heads': a list of {', '.join(labels.HEADS)}); train it again")
-    return set(heads)
-
-
 def predict_dataset(request: PredictRequest, *, progress: Progress | None = None,
                     should_stop: Callable[[], bool] | None = None,
                     dataset: Dataset | None = None) -> PredictionResult:
-    """Predict with ``request.run_dir``'s model on every usable image of the dataset.
+    """Predict with ``request.run_dir``'s model (a run's, or an outside model's) on
+    every usable image of the dataset.
 
     Args:
         request: the run, the dataset and the evaluation set's name.
@@ -118,8 +65,7 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
         FileNotFoundError: no run folder or model, a missing dataset root or label file.
         ValueError: bad labels, a race class that cannot be mapped, no usable image.
     """
-    from modelkit.models.run_model import class_names, image_size, load_run_config, load_run_model
-    from modelkit.training.predict import predict_frame
+    from modelkit.prediction.predictors import load_predictor
 
     started = time.time()
     run_dir = Path(request.run_dir)
@@ -127,31 +73,29 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
     out = eval_dir(run_dir, request.set_name)
     data = dataset or load_dataset(request.source, root=request.root, labels=request.labels,
                                    limit=request.limit, seed=request.seed)
-    if request.align:  # each image becomes its main face's aligned crop (no face: skipped)
+    predictor = load_predictor(run_dir)
+    # A model that expects FaceScope's aligned crops (its card says so) gets them.
+    align = request.align or (predictor.kind == "outside" and predictor.crop == "aligned")
+    if align:  # each image becomes its main face's aligned crop (no face: skipped)
         from modelkit.data.faces.crops import align_dataset
 
         data = align_dataset(data)
     manifest = data.manifest
-    config = load_run_config(run_dir)
-    model_classes = class_names(config, "race")
     mapping = resolve_race_mapping(
-        source_classes=data.race_classes, model_classes=model_classes,
-        labelled=bool(manifest["race"].notna().any()), source=f"{data.source} set {data.root}")
+        source_classes=data.race_classes, model_classes=predictor.race_classes,
+        labelled=bool(manifest["race"].notna().any()) and "race" in predictor.heads,
+        source=f"{data.source} set {data.root}")
     if not len(manifest):
         first = f"; first: {data.skipped[0].path}: {data.skipped[0].reason}" if data.skipped else ""
         raise ValueError(f"no usable image in the {data.source} set at {data.root} "
                          f"({len(data.skipped)} skipped{first}); nothing to predict")
-    model = load_run_model(run_dir)
-    size = image_size(model) or int(config["image_size"])
-    heads = trained_heads(run_dir)
     chunk = request.batch_size * CHUNK_BATCHES
     frames = []
     for start in range(0, len(manifest), chunk):
         if should_stop is not None and should_stop():
             raise PredictionCancelled(f"cancelled after {start} of {len(manifest)} images")
-        frames.append(predict_frame(model, manifest.iloc[start:start + chunk], image_size=size,
-                                    batch_size=request.batch_size,
-                                    race_classes=list(model_classes), trained_heads=heads))
+        frames.append(predictor.predict_manifest(manifest.iloc[start:start + chunk],
+                                                 request.batch_size))
         if progress is not None:
             progress(min(start + chunk, len(manifest)), len(manifest))
     frame = pd.concat(frames, ignore_index=True)
@@ -162,13 +106,14 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
     info = {
         "name": out.name, "run_id": run_dir.resolve().name, "run_dir": str(run_dir.resolve()),
         "source": data.source, "root": data.root, "labels": request.labels,
-        "limit": request.limit, "seed": request.seed, "align": request.align,
+        "limit": request.limit, "seed": request.seed, "align": align,
+        "model_kind": predictor.kind,
         "n_images": len(frame), "n_skipped": len(data.skipped),
         "skipped": [s.to_dict() for s in data.skipped],
         "race_mapping": mapping.to_json_dict(),
         "age_true_is_midpoint": bool(frame["age_true_is_midpoint"].any()),
-        "trained_heads": sorted(heads), "image_size": size, "batch_size": request.batch_size,
-        "model_mtime": (run_dir / MODEL_FILE).stat().st_mtime,
+        "trained_heads": sorted(predictor.heads), "image_size": predictor.image_size[0],
+        "batch_size": request.batch_size, "model_mtime": predictor.model_file.stat().st_mtime,
         "started": started, "seconds": seconds, "images_per_s": len(frame) / max(seconds, 1e-9),
     }
     write_eval_set(out, frame, info)

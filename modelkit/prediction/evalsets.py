@@ -25,6 +25,8 @@ from modelkit.evaluate.predictions import PREDICTIONS_FILE
 
 EVAL_DIR = "eval"
 EVAL_FILE = "eval.json"
+# Every row of an evaluation set is evaluated: it is the set's one split.
+EVAL_SPLIT = "test"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -102,6 +104,25 @@ def find_eval_set(run_dir: str | os.PathLike, name: str) -> Path:
     return path
 
 
+def eval_set_ref(run: str | os.PathLike, name: str, *,
+                 runs_root: str | os.PathLike | None = None):
+    """The evaluation set ``name`` of a run (an id or a folder, as ``compare`` takes
+    them) as a run to compare: the run's id and training settings, the set's folder,
+    and the set's own data settings (so two sets drawn otherwise say why they share
+    no face).
+
+    Raises:
+        FileNotFoundError: no such run, or the run has no such set (how to make one).
+    """
+    from modelkit.evaluate.compare.inputs import DATA_SETTINGS, RunRef, resolve_run
+
+    ref = resolve_run(run, runs_root=runs_root)
+    folder = find_eval_set(ref.run_dir, name).resolve()
+    info = read_eval_info(folder)
+    return RunRef(id=ref.id, run_dir=folder, config=ref.config,
+                  data={k: info[k] for k in DATA_SETTINGS if k in info})
+
+
 def is_eval_set(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an evaluation set folder (``<run>/eval/<name>``)."""
     path = Path(path)
@@ -130,7 +151,9 @@ def describe(path: str | os.PathLike) -> str:
     """One line: the set's name, source, size and how its race labels were compared."""
     info = read_eval_info(path)
     mapping = info.get("race_mapping") or {}
-    race = {"none": "no race labels", "identity": "race classes as the model's"}.get(
+    no_race = "race" not in info.get("trained_heads", ["race"])
+    race = "a model without a race head" if no_race else {
+        "none": "no race labels", "identity": "race classes as the model's"}.get(
         mapping.get("kind"), f"race {mapping.get('from')} -> {mapping.get('to')} "
                             f"(folded {mapping.get('kind')})")
     return (f"{Path(path).name} ({info.get('source')} at {info.get('root')}, "

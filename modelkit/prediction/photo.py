@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +28,16 @@ from modelkit import labels
 from modelkit.data.faces import align as facelib
 
 
-def predict_crops(model, crops: Sequence[np.ndarray], *, config: dict,
-                  heads: Collection[str] = labels.HEADS) -> list[dict]:
+def predict_crops(predictor, crops: Sequence[np.ndarray]) -> list[dict]:
     """Per aligned crop: ``gender`` / ``race`` class probabilities with the predicted
     class (``*_pred``), ``age`` (the expected age in years), ``age_group`` (the group
-    holding it, as in predictions.parquet) and ``age_group_probs``. A head the run never
-    learnt (not in ``heads``) gives None, not noise."""
-    from modelkit.data import decode
-    from modelkit.models.rows import label_predictions
-    from modelkit.models.run_model import class_names, image_size
-
+    holding it, as in predictions.parquet) and ``age_group_probs``. A head the model
+    does not have or the run never learnt (not in ``predictor.heads``) gives None, not
+    noise."""
     if not len(crops):
         return []
-    size = image_size(model) or int(config["image_size"])
-    outputs = model.predict(decode.model_inputs(list(crops), image_size=size), verbose=0)
-    races = class_names(config, "race")
-    table = label_predictions(*outputs, race_classes=races, heads=heads)
+    table = predictor.predict_faces(list(crops))
+    heads, races = predictor.heads, predictor.race_classes
     out = []
     for _, face in table.iterrows():
         row = {}
@@ -51,9 +45,11 @@ def predict_crops(model, crops: Sequence[np.ndarray], *, config: dict,
             known = head in heads
             row[head] = {n: float(face[f"prob_{head}_{n}"]) for n in names} if known else None
             row[f"{head}_pred"] = face[f"{head}_pred"]
-        row["age"] = float(face["age_pred"])
-        row["age_group"] = str(face["age_group_pred"])
-        row["age_group_probs"] = {g: float(face[f"prob_age_group_{g}"]) for g in labels.AGE_GROUPS}
+        aged = "age" in heads
+        row["age"] = float(face["age_pred"]) if aged else None
+        row["age_group"] = str(face["age_group_pred"]) if aged else None
+        row["age_group_probs"] = ({g: float(face[f"prob_age_group_{g}"]) for g in labels.AGE_GROUPS}
+                                  if aged else None)
         out.append(row)
     return out
 
@@ -87,14 +83,11 @@ def predict_photo(run_dir: str | os.PathLike, image: np.ndarray, *, name: str,
         FileNotFoundError: the run has no model.keras (the message says why).
         faces.NoFaceError: no face in the photo.
     """
-    from modelkit.models.run_model import load_run_config, load_run_model
-    from modelkit.prediction.dataset import check_run_model, trained_heads
+    from modelkit.prediction.predictors import check_run_model, load_predictor
 
     check_run_model(run_dir)
     photo = facelib.find_faces(image, name=name, detections=detections)
-    model = load_run_model(run_dir)
-    predictions = predict_crops(model, [f.crop for f in photo.usable],
-                                config=load_run_config(run_dir), heads=trained_heads(run_dir))
+    predictions = predict_crops(load_predictor(run_dir), [f.crop for f in photo.usable])
     return {"image": name, "height": photo.shape[0], "width": photo.shape[1],
             "run_dir": str(Path(run_dir).resolve()), "detector": facelib.DETECTOR_NAME,
             "min_face_side": facelib.MIN_FACE_SIDE, "n_faces": len(photo.faces),
@@ -114,7 +107,7 @@ def predict_photo_file(run_dir: str | os.PathLike, path: str | os.PathLike, *,
     """
     from modelkit import uploads
     from modelkit.data.faces.crops import detect_photo
-    from modelkit.prediction.dataset import check_run_model
+    from modelkit.prediction.predictors import check_run_model
 
     check_run_model(run_dir)
     image = uploads.decode_image_file(path)
@@ -134,6 +127,7 @@ def summary_lines(result: dict) -> list[str]:
             continue
         parts = [f"{head} {face[f'{head}_pred']} ({face[head][face[f'{head}_pred']]:.0%})"
                  for head in ("gender", "race") if face[head] is not None]
-        parts.append(f"age {face['age']:.1f} (group {face['age_group']})")
+        if face["age"] is not None:
+            parts.append(f"age {face['age']:.1f} (group {face['age_group']})")
         lines.append(f"  {where}: " + ", ".join(parts))
     return lines

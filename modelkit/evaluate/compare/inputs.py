@@ -29,6 +29,7 @@ from modelkit import paths
 from modelkit.config import TrainConfig
 from modelkit.evaluate.predictions import (
     CLASS_HEADS,
+    SOURCE_ATTRIBUTES,
     available_splits,
     class_labels,
     load_predictions,
@@ -37,17 +38,24 @@ from modelkit.evaluate.predictions import (
 )
 from modelkit.runfolder import ACTIVE, CONFIG_FILE, LAUNCH_FILE, read_json, read_status
 
+SOURCE_RACE = f"{SOURCE_ATTRIBUTES[0]}_true"  # the set's own race label, kept when folded
 # The settings that decide which images land in a split.
 DATA_SETTINGS = ("source", "root", "labels", "limit", "seed")
 
 
 @dataclass(frozen=True)
 class RunRef:
-    """A run to compare: its id (the folder's name), folder and config.json."""
+    """A run to compare: its id (the folder's name), folder and config.json, and for
+    an evaluation set its own data settings (``data``: which faces it holds)."""
 
     id: str
     run_dir: Path
     config: dict = field(default_factory=dict, compare=False, hash=False)
+    data: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def data_settings(self) -> dict:
+        return self.data or self.config
 
 
 @dataclass
@@ -67,17 +75,22 @@ class Aligned:
 
 
 def resolve_run(value: str | os.PathLike, *, runs_root: str | os.PathLike | None = None) -> RunRef:
-    """A run given as a folder, or as an id under the runs root.
+    """A run given as a folder, or as an id under the runs root (a run's, or an
+    outside model's name under ``<runs root>/models/``).
 
     Raises:
         FileNotFoundError: neither a folder nor an id under the runs root.
     """
+    from modelkit.outside.registry import models_root
+
     given = Path(value).expanduser()
     root = paths.runs_root(runs_root)
-    folder = given if given.is_dir() else root / str(value)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no run {str(value)!r}: not a folder, and no {root / str(value)}; "
-                                "`python -m modelkit runs list` shows the run ids")
+    candidates = [given, root / str(value), models_root(runs_root) / str(value)]
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(f"no run {str(value)!r}: not a folder, and no {root / str(value)} "
+                                f"or {candidates[2]}; `python -m modelkit runs list` and "
+                                "`python -m modelkit models list` show the ids")
     folder = folder.resolve()
     return RunRef(id=folder.name, run_dir=folder, config=read_json(folder / CONFIG_FILE) or {})
 
@@ -115,9 +128,9 @@ def load_split(run: RunRef, split: str) -> pd.DataFrame:
 def no_overlap_reason(baseline: RunRef, other: RunRef, *, split: str,
                       examples: tuple[str | None, str | None] = (None, None)) -> str:
     """A sentence on why two runs share no image of ``split``, from their config.json."""
-    differs = {k: (baseline.config.get(k), other.config.get(k)) for k in DATA_SETTINGS
-               if baseline.config.get(k) != other.config.get(k)}
-    if not baseline.config or not other.config:
+    mine, theirs = baseline.data_settings, other.data_settings
+    differs = {k: (mine.get(k), theirs.get(k)) for k in DATA_SETTINGS if mine.get(k) != theirs.get(k)}
+    if not mine or not theirs:
         why = "a config.json is missing, so the cause is unknown"
     elif {"source", "root", "labels"} & set(differs):
         why = "they were trained on other data: " + _settings(differs, ("source", "root", "labels"))
@@ -145,7 +158,7 @@ def align(baseline: pd.DataFrame, other: pd.DataFrame, *, names: tuple[str, str]
     unknown in both and a note says how many images that left out."""
     shared = baseline.loc[baseline["path"].isin(set(other["path"]))].reset_index(drop=True)
     matched = other.set_index("path").loc[shared["path"]].reset_index()
-    notes = []
+    notes = _share_race_fold(shared, matched, names)
     if len(shared) and (len(shared) < len(baseline) or len(shared) < len(other)):
         notes.append(f"compared on the {len(shared)} images both runs hold ({names[0]} has "
                      f"{len(baseline)}, {names[1]} has {len(other)})")
@@ -165,6 +178,23 @@ def align(baseline: pd.DataFrame, other: pd.DataFrame, *, names: tuple[str, str]
         matched.loc[differ, "age_true"] = np.nan
         notes.append(f"{int(differ.sum())} shared images have other true ages: left out of age figures")
     return Aligned(shared, matched, n_baseline=len(baseline), n_other=len(other), notes=notes)
+
+
+def _share_race_fold(baseline: pd.DataFrame, other: pd.DataFrame, names: tuple[str, str]) -> list[str]:
+    """A model without a race head keeps a set's own race labels, while a model with
+    one had them folded into its classes (``race_source_true`` holds the set's). When
+    the set's labels agree, the headless one takes the other's fold (in place), so
+    the race groups of both hold the same faces."""
+    for folded, raw, who in ((baseline, other, names[1]), (other, baseline, names[0])):
+        if SOURCE_RACE in folded.columns and SOURCE_RACE not in raw.columns \
+                and raw["race_pred"].isna().all():
+            own, theirs = folded[SOURCE_RACE], raw["race_true"]
+            if ((own.isna() == theirs.isna()) & (own.isna() | (own == theirs))).all():
+                raw[SOURCE_RACE] = theirs.to_numpy()
+                raw["race_true"] = folded["race_true"].to_numpy()
+                return [f"{who} has no race head: its race groups are the set's labels folded "
+                        "as the other model's"]
+    return []
 
 
 def head_vocabularies(aligned: Aligned) -> dict[str, tuple[list[str], list[str]]]:

@@ -139,7 +139,7 @@ def compare_pair(aligned: Aligned, *, names: tuple[str, str], n_boot: int,
     against ``evaluate``), so a value and its interval never disagree on a definition.
     """
     vocab, dropped, recall_only, left_out = _scope(aligned, names)
-    heads = [h for h in CLASS_HEADS if h not in dropped] + [AGE_HEAD]
+    heads = [h for h in (*CLASS_HEADS, AGE_HEAD) if h not in dropped]
     calibrated = [h for h in calibration.CALIBRATED_HEADS if h not in dropped and h not in recall_only]
     features = [paired.run_features(f, {h: vocab[h][i] for h in CLASS_HEADS}, heads=heads,
                                     calibrated=calibrated)
@@ -180,7 +180,8 @@ def _scope(aligned: Aligned, names: tuple[str, str]) -> tuple[dict, set, dict, l
         if missing:
             dropped.add(head)
             left_out.append(f"{head}: {' and '.join(missing)} made no {head} predictions "
-                            f"(trained without {head} labels); {head} figures left out")
+                            f"(no {head.split('_')[0]} head, or trained without {head} labels); {head} "
+                            "figures left out")
         elif not aligned.baseline[f"{head}_true"].notna().any():
             dropped.add(head)
             left_out.append(f"{head}: no shared image has a {head} label; {head} figures left out")
@@ -192,6 +193,10 @@ def _scope(aligned: Aligned, names: tuple[str, str]) -> tuple[dict, set, dict, l
                             f"recall of {', '.join(recall_only[head]) or 'no class'} and the groups "
                             f"of those classes; {head} accuracy, balanced accuracy, macro F1, ECE, "
                             "Brier and the other groups left out")
+    missing = [n for n, f in zip(names, frames, strict=True) if not f["age_pred"].notna().any()]
+    if missing:
+        dropped.add(AGE_HEAD)
+        left_out.append(f"age: {' and '.join(missing)} made no age predictions; age figures left out")
     return vocab, dropped, recall_only, left_out
 
 

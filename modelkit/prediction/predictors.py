@@ -1,0 +1,162 @@
+"""The model a prediction runs: a FaceScope run's, or an outside model, behind one face.
+
+Predicting on a dataset, on a photo's faces or as a background job needs the same few
+things of a model, whatever made it: its race classes, the heads it has, the image
+size and crop it expects, and two calls, one over a manifest's files (the predictions
+table of docs/CONTRACTS.md) and one over decoded faces (labelled rows). A run's model
+is fed by the training pipeline itself (``modelkit.training.predict.predict_frame``);
+an outside model (a folder with a ``card.json``, :mod:`modelkit.outside`) gets its
+faces decoded by the same decoder at its card's input size, and its outputs read as
+its card says (``modelkit.outside.readout``).
+
+Example::
+
+    predictor = load_predictor("runs/models/dlib-gender")
+    predictor.heads                                  # {"gender"}
+    table = predictor.predict_manifest(manifest, batch_size=64)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelkit import labels
+from modelkit.runfolder import MODEL_FILE
+
+ManifestPredict = Callable[[pd.DataFrame, int], pd.DataFrame]
+FacesPredict = Callable[[list[np.ndarray]], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A loaded model, ready to predict.
+
+    Attributes:
+        kind: ``run`` (trained by FaceScope) or ``outside`` (registered with a card).
+        race_classes: the race head's classes in output order (a model without a race
+            head: FaceScope's UTKFace classes, predicted as null).
+        heads: the heads it predicts; the others are null in every row.
+        image_size: (height, width) of its input.
+        crop: ``dataset`` or ``aligned`` (``modelkit.outside.card.CROPS``).
+        model_file: the file whose change makes older predictions stale.
+        predict_manifest: (manifest rows, batch size) -> the predictions table.
+        predict_faces: decoded uint8 RGB faces -> one labelled row per face.
+    """
+
+    kind: str
+    race_classes: list[str]
+    heads: set[str]
+    image_size: tuple[int, int]
+    crop: str
+    model_file: Path
+    predict_manifest: ManifestPredict
+    predict_faces: FacesPredict
+
+
+def check_run_model(run_dir: str | os.PathLike) -> Path:
+    """The model file of a run (``model.keras``) or of an outside model (its card).
+
+    Raises:
+        FileNotFoundError: no such folder, or a run without a final model (why, from
+            its ``status.json``).
+    """
+    from modelkit.models.run_model import check_trained_model
+    from modelkit.outside.card import CARD_FILE, is_outside_model
+
+    if is_outside_model(run_dir):
+        return Path(run_dir) / CARD_FILE
+    return check_trained_model(run_dir)
+
+
+def load_predictor(run_dir: str | os.PathLike) -> Predictor:
+    """The model of a run folder or an outside model's folder, loaded once.
+
+    Raises:
+        FileNotFoundError: no folder, or no model in it (why, for a run).
+        ValueError: a card or model file FaceScope cannot use, naming it.
+    """
+    model_file = check_run_model(run_dir)
+    if model_file.name != MODEL_FILE:
+        return _outside_predictor(Path(run_dir), model_file)
+    return _run_predictor(Path(run_dir), model_file)
+
+
+def _run_predictor(run_dir: Path, model_file: Path) -> Predictor:
+    from modelkit.data import decode
+    from modelkit.models.rows import label_predictions
+    from modelkit.models.run_model import (
+        class_names,
+        image_size,
+        load_run_config,
+        load_run_model,
+        trained_heads,
+    )
+    from modelkit.training.predict import predict_frame
+
+    config = load_run_config(run_dir)
+    model = load_run_model(run_dir)
+    size = image_size(model) or int(config["image_size"])
+    races, heads = class_names(config, "race"), trained_heads(run_dir)
+
+    def manifest(rows: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+        return predict_frame(model, rows, image_size=size, batch_size=batch_size,
+                             race_classes=races, trained_heads=heads)
+
+    def faces(crops: list[np.ndarray]) -> pd.DataFrame:
+        outputs = model.predict(decode.model_inputs(list(crops), image_size=size), verbose=0)
+        return label_predictions(*outputs, race_classes=races, heads=heads)
+
+    return Predictor("run", races, heads, (size, size), "aligned" if config.get("align") else
+                     "dataset", model_file, manifest, faces)
+
+
+def _outside_predictor(folder: Path, card_file: Path) -> Predictor:
+    from modelkit.models.rows import label_readings, with_truth
+    from modelkit.outside.card import read_card
+    from modelkit.outside.readout import read_heads
+    from modelkit.outside.runners import load_runner
+
+    card = read_card(folder)
+    runner = load_runner(card, folder)
+    race = next((h for h in card.heads if h.head == "race"), None)
+    races = list(race.classes) if race else list(labels.UTKFACE_RACES)
+    heads = {h.head for h in card.heads}
+
+    def label(faces: np.ndarray) -> pd.DataFrame:
+        readings = read_heads(card, runner(faces), len(faces))
+        return label_readings(*(readings.get(k) for k in ("gender", "race", "age", "age_group")),
+                              race_classes=races, heads=heads, n=len(faces))
+
+    def manifest(rows: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+        batches = [label(faces) for faces in _decoded_batches(rows["path"], card.input_size,
+                                                               batch_size)]
+        predicted = (pd.concat(batches, ignore_index=True) if batches
+                     else label(np.zeros((0, *card.input_size, 3), dtype=np.uint8)))
+        return with_truth(rows, predicted)
+
+    def faces(crops: list[np.ndarray]) -> pd.DataFrame:
+        return label(list(crops))
+
+    model_file = folder / card.artifact if card.format != "adapter" else card_file
+    return Predictor("outside", races, heads, tuple(card.input_size), card.crop,
+                     model_file if model_file.exists() else card_file, manifest, faces)
+
+
+def _decoded_batches(paths: pd.Series, size: tuple[int, int], batch_size: int):
+    """uint8 (B, height, width, 3) batches of the files, decoded and resized as the
+    training pipeline does (``modelkit.data.decode``), read in parallel by tf.data."""
+    import tensorflow as tf
+
+    from modelkit.data import decode
+
+    ds = tf.data.Dataset.from_tensor_slices(paths.astype(str).to_numpy())
+    ds = ds.map(lambda p: decode.decode_resized_tf(tf.io.read_file(p), image_size=tuple(size)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    for batch in ds.batch(batch_size).prefetch(2):
+        yield batch.numpy()
