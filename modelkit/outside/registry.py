@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import paths
+from modelkit.outside.answers import check_answers, read_answers
 from modelkit.outside.card import CARD_FILE, ModelCard, read_card, write_card
 from modelkit.outside.readout import read_heads
 from modelkit.outside.runners import load_runner
@@ -45,7 +46,10 @@ def probe_faces(n: int = PROBE_N, size: int = 96) -> np.ndarray:
 
 def probe(card: ModelCard, folder: str | os.PathLike) -> dict[str, np.ndarray]:
     """Run the probe batch through the card's model and read its heads (raises
-    ``ValueError`` naming what does not match the card)."""
+    ``ValueError`` naming what does not match the card). A predictions file has no
+    model to run: every row of it is read instead."""
+    if card.format == "predictions":
+        return check_answers(card, read_answers(Path(folder) / card.artifact))
     faces = probe_faces()
     return read_heads(card, load_runner(card, folder)(faces), len(faces))
 

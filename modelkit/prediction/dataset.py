@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelkit.data import load_dataset
-from modelkit.data.manifest import Dataset
+from modelkit.data.manifest import Dataset, Skipped
 from modelkit.prediction.evalsets import EVAL_FILE, EVAL_SPLIT, eval_dir
 from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.predictors import check_run_model
@@ -76,19 +76,25 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
     predictor = load_predictor(run_dir)
     # A model that expects FaceScope's aligned crops (its card says so) gets them.
     align = request.align or (predictor.kind == "outside" and predictor.crop == "aligned")
+    if align and predictor.answers_only:
+        raise ValueError(f"{run_dir.name} is a predictions file: it answers for the set's own "
+                         "images, not for aligned crops of them; predict without --align")
     if align:  # each image becomes its main face's aligned crop (no face: skipped)
         from modelkit.data.faces.crops import align_dataset
 
         data = align_dataset(data)
-    manifest = data.manifest
+    whole = request.limit is None and dataset is None  # else a file may answer more faces
+    manifest, unanswered = predictor.select(data.manifest,
+                                            [s.path for s in data.skipped] if whole else None)
+    skipped = list(data.skipped) + [Skipped(path, reason) for path, reason in unanswered]
     mapping = resolve_race_mapping(
         source_classes=data.race_classes, model_classes=predictor.race_classes,
         labelled=bool(manifest["race"].notna().any()) and "race" in predictor.heads,
         source=f"{data.source} set {data.root}")
     if not len(manifest):
-        first = f"; first: {data.skipped[0].path}: {data.skipped[0].reason}" if data.skipped else ""
+        first = f"; first: {skipped[0].path}: {skipped[0].reason}" if skipped else ""
         raise ValueError(f"no usable image in the {data.source} set at {data.root} "
-                         f"({len(data.skipped)} skipped{first}); nothing to predict")
+                         f"({len(skipped)} skipped{first}); nothing to predict")
     chunk = request.batch_size * CHUNK_BATCHES
     frames = []
     for start in range(0, len(manifest), chunk):
@@ -108,8 +114,8 @@ def predict_dataset(request: PredictRequest, *, progress: Progress | None = None
         "source": data.source, "root": data.root, "labels": request.labels,
         "limit": request.limit, "seed": request.seed, "align": align,
         "model_kind": predictor.kind,
-        "n_images": len(frame), "n_skipped": len(data.skipped),
-        "skipped": [s.to_dict() for s in data.skipped],
+        "n_images": len(frame), "n_skipped": len(skipped),
+        "skipped": [s.to_dict() for s in skipped],
         "race_mapping": mapping.to_json_dict(),
         "age_true_is_midpoint": bool(frame["age_true_is_midpoint"].any()),
         "trained_heads": sorted(predictor.heads), "image_size": predictor.image_size[0],

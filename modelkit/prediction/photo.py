@@ -81,11 +81,12 @@ def predict_photo(run_dir: str | os.PathLike, image: np.ndarray, *, name: str,
 
     Raises:
         FileNotFoundError: the run has no model.keras (the message says why).
+        ValueError: the model is a predictions file (it predicts no new face).
         faces.NoFaceError: no face in the photo.
     """
-    from modelkit.prediction.predictors import check_run_model, load_predictor
+    from modelkit.prediction.predictors import check_predicts_faces, load_predictor
 
-    check_run_model(run_dir)
+    check_predicts_faces(run_dir)
     photo = facelib.find_faces(image, name=name, detections=detections)
     predictions = predict_crops(load_predictor(run_dir), [f.crop for f in photo.usable])
     return {"image": name, "height": photo.shape[0], "width": photo.shape[1],
@@ -107,9 +108,9 @@ def predict_photo_file(run_dir: str | os.PathLike, path: str | os.PathLike, *,
     """
     from modelkit import uploads
     from modelkit.data.faces.crops import detect_photo
-    from modelkit.prediction.predictors import check_run_model
+    from modelkit.prediction.predictors import check_predicts_faces
 
-    check_run_model(run_dir)
+    check_predicts_faces(run_dir)
     image = uploads.decode_image_file(path)
     detections = detect_photo(image, path=path, cache=cache)
     return predict_photo(run_dir, image, name=str(path), detections=detections)

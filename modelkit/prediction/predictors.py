@@ -31,6 +31,13 @@ from modelkit.runfolder import MODEL_FILE
 
 ManifestPredict = Callable[[pd.DataFrame, int], pd.DataFrame]
 FacesPredict = Callable[[list[np.ndarray]], pd.DataFrame]
+# (the set's rows, the set's other paths or None for a subset) -> the rows the model
+# can answer, and (path, reason) for the others.
+Select = Callable[[pd.DataFrame, "list[str] | None"], tuple[pd.DataFrame, list[tuple[str, str]]]]
+
+
+def _all_rows(manifest: pd.DataFrame, others: list[str] | None) -> tuple[pd.DataFrame, list]:
+    return manifest, []
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,10 @@ class Predictor:
         model_file: the file whose change makes older predictions stale.
         predict_manifest: (manifest rows, batch size) -> the predictions table.
         predict_faces: decoded uint8 RGB faces -> one labelled row per face.
+        select: the set's rows it can answer and why not the others (a predictions
+            file answers only the faces it lists).
+        answers_only: it answers for given image files only (a predictions file): no
+            new face, no aligned crop.
     """
 
     kind: str
@@ -57,6 +68,8 @@ class Predictor:
     model_file: Path
     predict_manifest: ManifestPredict
     predict_faces: FacesPredict
+    select: Select = _all_rows
+    answers_only: bool = False
 
 
 def check_run_model(run_dir: str | os.PathLike) -> Path:
@@ -72,6 +85,22 @@ def check_run_model(run_dir: str | os.PathLike) -> Path:
     if is_outside_model(run_dir):
         return Path(run_dir) / CARD_FILE
     return check_trained_model(run_dir)
+
+
+def check_predicts_faces(run_dir: str | os.PathLike) -> Path:
+    """:func:`check_run_model`, and a predictions file refused: it cannot predict a
+    face it does not list (a photo, an upload), said before any face is looked for.
+
+    Raises:
+        ValueError: a predictions-file model.
+    """
+    from modelkit.outside.card import is_outside_model, read_card
+
+    model_file = check_run_model(run_dir)
+    if is_outside_model(run_dir) and read_card(run_dir).format == "predictions":
+        raise ValueError(f"{Path(run_dir).name} is a predictions file: it answers only the "
+                         "images it lists, it cannot predict a new face")
+    return model_file
 
 
 def load_predictor(run_dir: str | os.PathLike) -> Predictor:
@@ -123,10 +152,12 @@ def _outside_predictor(folder: Path, card_file: Path) -> Predictor:
     from modelkit.outside.runners import load_runner
 
     card = read_card(folder)
-    runner = load_runner(card, folder)
     race = next((h for h in card.heads if h.head == "race"), None)
     races = list(race.classes) if race else list(labels.UTKFACE_RACES)
     heads = {h.head for h in card.heads}
+    if card.format == "predictions":
+        return _answers_predictor(card, folder, races, heads)
+    runner = load_runner(card, folder)
 
     def label(faces: np.ndarray) -> pd.DataFrame:
         readings = read_heads(card, runner(faces), len(faces))
@@ -146,6 +177,41 @@ def _outside_predictor(folder: Path, card_file: Path) -> Predictor:
     model_file = folder / card.artifact if card.format != "adapter" else card_file
     return Predictor("outside", races, heads, tuple(card.input_size), card.crop,
                      model_file if model_file.exists() else card_file, manifest, faces)
+
+
+def _answers_predictor(card, folder: Path, races: list[str], heads: set[str]) -> Predictor:
+    """A predictions file: the rows it holds for the set's images, read as its card says."""
+    from modelkit.models.rows import label_readings, with_truth
+    from modelkit.outside.answers import answer_outputs, match_answers, read_answers
+    from modelkit.outside.readout import read_heads
+
+    file = folder / card.artifact
+    answers = read_answers(file)
+
+    def select(manifest: pd.DataFrame, others: list[str] | None):
+        rows, _ = match_answers(answers, manifest["path"])
+        _, extra = match_answers(answers, pd.concat([manifest["path"], pd.Series(others or [])]))
+        if others is not None and extra:
+            raise ValueError(f"{len(extra)} path(s) of the predictions file {file.name} are not "
+                             f"images of this set (e.g. {', '.join(extra[:3])}): is the file "
+                             "for another dataset?")
+        missing = [(str(p), f"{card.name}'s predictions file has no answer for it")
+                   for p in manifest["path"][rows < 0]]
+        return manifest[rows >= 0].assign(_answer=rows[rows >= 0]), missing
+
+    def manifest(rows: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+        picked = answers.iloc[rows["_answer"].to_numpy()].reset_index(drop=True)
+        readings = read_heads(card, answer_outputs(card, picked), len(picked))
+        predicted = label_readings(*(readings.get(k) for k in ("gender", "race", "age", "age_group")),
+                                   race_classes=races, heads=heads, n=len(picked))
+        return with_truth(rows.drop(columns="_answer"), predicted)
+
+    def faces(crops: list[np.ndarray]) -> pd.DataFrame:
+        raise ValueError(f"{card.name} is a predictions file: it answers only the images it "
+                         "lists, it cannot predict a new face")
+
+    return Predictor("outside", races, heads, tuple(card.input_size), card.crop, file,
+                     manifest, faces, select, answers_only=True)
 
 
 def _decoded_batches(paths: pd.Series, size: tuple[int, int], batch_size: int):
