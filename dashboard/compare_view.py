@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import compare_figures as figs
-from dashboard import demo_view, loaders
+from dashboard import compare_on_view, demo_view, loaders
 from dashboard.runs_view import compare_curves_figure, epoch_frame
 from dashboard.titles import ATTRIBUTE_TITLES, run_color
 from modelkit import evaluate as ev
@@ -28,6 +28,7 @@ from modelkit import paths
 from modelkit.evaluate.compare.inputs import comparability, resolve_run
 from modelkit.evaluate.compare.result import Comparison
 from modelkit.evaluate.compare.runs import DEFAULT_N_BOOT, compare
+from modelkit.prediction.evalsets import EVAL_DIR, eval_set_ref, is_eval_set, owning_run
 from modelkit.runfolder import CONFIG_FILE, LAUNCH_FILE, STATUS_FILE
 from modelkit.runs import ACTIVE, read_status
 
@@ -36,6 +37,7 @@ HEADLINE = ("gender_accuracy", "race_accuracy", "race_balanced_accuracy", "age_m
 CURVES = {"val_loss": "Validation loss", "val_gender_accuracy": "Validation gender accuracy",
           "val_race_accuracy": "Validation race accuracy", "val_age_mae": "Validation age MAE (years)"}
 _APPLIED = "compare_link_applied"
+OWN_SPLIT = compare_on_view.OWN_SPLIT
 
 
 def link_params(baseline: str, runs: list[str]) -> dict[str, str]:
@@ -46,9 +48,12 @@ def link_params(baseline: str, runs: list[str]) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------- runs
 
-def candidate_runs() -> tuple[list[str], dict[str, str]]:
+def candidate_runs(on: str = "") -> tuple[list[str], dict[str, str]]:
     """Run ids that can be compared (finished, with predictions; newest first) and
-    the others under the runs root with the reason they cannot."""
+    the others under the runs root with the reason they cannot. On an evaluation set
+    ``on``: the runs and outside models that have it."""
+    if on:
+        return compare_on_view.having_set(on), {}
     usable, reasons = [], {}
     with_predictions = loaders.runs_with_predictions()
     for folder in with_predictions:
@@ -69,18 +74,22 @@ def _looks_like_run(folder: Path) -> bool:
 
 @st.cache_data(show_spinner="Comparing the runs on the same faces…", max_entries=8)
 def comparison(baseline: str, others: tuple[str, ...], stamps: tuple, split: str,
-               n_boot: int) -> Comparison:
+               n_boot: int, on: str = OWN_SPLIT) -> Comparison:
     """The comparison (cached; ``stamps``, the predictions' mtimes, key a retrained run)."""
-    return compare([baseline, *others], split=split, n_boot=n_boot)
+    runs = [baseline, *others]
+    if on:
+        runs = [eval_set_ref(r, on) for r in runs]
+    return compare(runs, split=split, n_boot=n_boot)
 
 
-def compare_ui(baseline: str, others: list[str], *, split: str) -> Comparison | None:
-    """The comparison of the picked runs; None (and the error shown) when it fails."""
-    root = paths.runs_root()
-    folders = [os.fspath(root / name) for name in (baseline, *others)]
-    stamps = tuple(loaders.predictions_mtime(f) for f in folders)
+def compare_ui(baseline: str, others: list[str], *, split: str, on: str = OWN_SPLIT) -> Comparison | None:
+    """The comparison of the picked runs (on evaluation set ``on`` when given); None
+    (and the error shown) when it fails."""
+    folders = [os.fspath(resolve_run(name).run_dir) for name in (baseline, *others)]
+    tables = [os.path.join(f, EVAL_DIR, on) if on else f for f in folders]
+    stamps = tuple(loaders.predictions_mtime(t) for t in tables)
     try:
-        return comparison(folders[0], tuple(folders[1:]), stamps, split, DEFAULT_N_BOOT)
+        return comparison(folders[0], tuple(folders[1:]), stamps, split, DEFAULT_N_BOOT, on)
     except (FileNotFoundError, ValueError) as exc:
         st.error(str(exc))
         return None
@@ -128,13 +137,22 @@ def split_ui(baseline: str) -> str:
     return st.sidebar.radio("Split", splits or ["test"], key="compare_split", horizontal=True)
 
 
-def empty_state_ui(names: list[str], reasons: dict[str, str]) -> None:
+def empty_state_ui(names: list[str], reasons: dict[str, str], *, on: str = OWN_SPLIT) -> None:
     """What to do when fewer than two runs can be compared."""
     have = f" There is one so far: {names[0]}." if names else ""
+    if on:
+        st.info(f"Only {len(names)} run or model has the evaluation set {on!r}.{have} Predict "
+                f"another on the same dataset (Evaluate page, 'Predict on another dataset', name "
+                f"{on!r}) to compare them on it.")
+        return
     st.info("Compare needs two finished runs evaluated on the same faces." + have + " Train them on "
             "the Train page with the same source, limit and seed (say one as it is and one with "
             "balancing), or from a shell: `python -m modelkit train --source synthetic --background` "
             "and again with `--balance race`. They appear here when their predictions are written.")
+    sets = compare_on_view.evaluation_set_names()
+    if sets:
+        st.info("Runs and outside models predicted on another dataset compare on that "
+                f"evaluation set: pick it under **Faces** in the sidebar ({', '.join(sets)}).")
     demo_view.demo_button_ui(key="compare_demo", experiment=True)  # a first pair in ~2 min
     not_comparable_ui(reasons)
 
@@ -152,7 +170,9 @@ def not_comparable_ui(reasons: dict[str, str]) -> None:
 def summary_ui(result: Comparison) -> None:
     """Who is compared with whom, on how many faces, and what was left out."""
     ci = round(100 * result.settings["ci"])
-    st.caption(f"Baseline **{result.baseline.id}**, {result.split} split. Intervals: {ci}% paired "
+    faces = (f"evaluation set {result.baseline.run_dir.name}" if is_eval_set(result.baseline.run_dir)
+             else f"{result.split} split")
+    st.caption(f"Baseline **{result.baseline.id}**, {faces}. Intervals: {ci}% paired "
                f"bootstrap of the change ({result.settings['n_boot']} resamples of the faces both runs "
                "evaluated, the same faces for both runs, within each group). Solid marks: the interval "
                "excludes 0.")
@@ -277,8 +297,8 @@ def gaps_ui(result: Comparison, *, metric: str) -> None:
 
 def curves_ui(result: Comparison) -> None:
     """The runs' validation curves overlaid (the Runs page's figure)."""
-    frames = {result.baseline.id: epoch_frame(result.baseline.run_dir),
-              **{p.id: epoch_frame(p.run_dir) for p in result.pairs}}
+    frames = {result.baseline.id: epoch_frame(owning_run(result.baseline.run_dir)),
+              **{p.id: epoch_frame(owning_run(p.run_dir)) for p in result.pairs}}
     if not any(len(f) for f in frames.values()):
         st.info("No epoch metrics (metrics.jsonl) in these runs.")
         return

@@ -23,6 +23,7 @@ from dashboard.titles import SOURCE_TITLES
 from modelkit import paths
 from modelkit import runs as rk
 from modelkit.config import SOURCES
+from modelkit.outside.card import is_outside_model, read_card
 from modelkit.prediction import PredictRequest, eval_dir, evalsets, list_eval_sets
 from modelkit.prediction.background import prediction_jobs, start_prediction
 
@@ -40,11 +41,21 @@ def set_title(run_dir: Path, name: str) -> str:
     return f"{name} · {source} · {info.get('n_images', '?')} faces"
 
 
-def evaluation_set_ui(run_dir: Path, compare_dir: Path | None) -> tuple[Path, Path | None]:
+def evaluation_set_ui(run_dir: Path, compare_dir: Path | None) -> tuple[Path | None, Path | None]:
     """Sidebar: evaluate on the run's own split or on one of its evaluation sets; main
     area: the form that makes a new set. Returns the folders to evaluate (the chosen
-    set of the run, and the compared run's set of the same name when it has one)."""
-    names = [OWN_SPLIT] + [s.name for s in list_eval_sets(run_dir)]
+    set of the run, and the compared run's set of the same name when it has one); an
+    outside model has no split of its own, so without a set it returns (None, None)
+    after saying so and offering the form."""
+    outside = is_outside_model(run_dir)
+    names = ([] if outside else [OWN_SPLIT]) + [s.name for s in list_eval_sets(run_dir)]
+    if not names:
+        card = read_card(run_dir)
+        st.info(f"**{run_dir.name}** is an outside model ({card.format}; heads: "
+                f"{', '.join(h.head for h in card.heads)}). It has no test split of its own: "
+                "predict it on a dataset below, then evaluate it on that set.")
+        predict_ui(run_dir, expanded=True)
+        return None, None
     pending = st.session_state.pop("evaluate_set_pending", None)
     if pending in names:
         st.session_state["evaluate_set"] = pending  # a job just made it: show it
@@ -56,6 +67,11 @@ def evaluation_set_ui(run_dir: Path, compare_dir: Path | None) -> tuple[Path, Pa
                                        "model on another dataset (made with the form below)")
     predict_ui(run_dir)
     if chosen == OWN_SPLIT:
+        if compare_dir is not None and is_outside_model(compare_dir):
+            st.warning(f"{compare_dir.name} is an outside model, without a split of its own; "
+                       f"showing {run_dir.name} alone (pick an evaluation set both have to "
+                       "compare them).")
+            return run_dir, None
         return run_dir, compare_dir
     folder = eval_dir(run_dir, chosen)
     st.caption(f"Evaluating on {evalsets.describe(folder)}.")
@@ -89,11 +105,11 @@ def path_error(*, source: str, root: str, labels_file: str) -> str | None:
     return None
 
 
-def predict_ui(run_dir: Path) -> None:
+def predict_ui(run_dir: Path, *, expanded: bool = False) -> None:
     """The "Predict on another dataset" form, and the run's prediction jobs."""
     watched = st.session_state.get("evaluate_predict_job")
     live = [j for j in prediction_jobs(run_dir) if j.state == "queued" or j.is_active]
-    with st.expander("Predict on another dataset", expanded=bool(live or watched)):
+    with st.expander("Predict on another dataset", expanded=expanded or bool(live or watched)):
         with st.form("evaluate_predict_form"):
             left, right = st.columns(2)
             source = left.selectbox("Dataset", SOURCES, index=SOURCES.index(DEFAULT_SOURCE),

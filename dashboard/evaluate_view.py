@@ -26,6 +26,7 @@ from dashboard.evaluate_figures import (
 )
 from dashboard.titles import ATTRIBUTE_TITLES
 from modelkit import evaluate as ev
+from modelkit.outside.card import is_outside_model
 from modelkit.prediction.evalsets import display_name, owning_run
 
 NO_FILTER = "all faces"
@@ -55,8 +56,11 @@ def where_title(where: dict[str, str]) -> str:
 def run_picker_ui(runs: list[Path]) -> tuple[Path, Path | None]:
     """Sidebar: the run to evaluate and, optionally, one to compare it with."""
     names = [p.name for p in runs]
+    outside = {p.name for p in runs if is_outside_model(p)}
     chosen = st.sidebar.selectbox("Run", names, key="evaluate_run",
-                                  help="Runs under the runs root that have predictions")
+                                  format_func=lambda n: f"{n} · outside model" if n in outside else n,
+                                  help="Runs under the runs root that have predictions, and "
+                                       "outside models (`python -m modelkit models add`)")
     others = [NO_COMPARE] + [n for n in names if n != chosen]
     compare = st.sidebar.selectbox("Compare with", others, key="evaluate_compare")
     by_name = dict(zip(names, runs, strict=True))
@@ -110,11 +114,13 @@ def _evaluated(run_dir: Path, split: str) -> EvaluatedRun:
 # ----------------------------------------------------------------------------- sections
 
 def overall_ui(shown: list[EvaluatedRun], *, split: str) -> None:
-    """One row of headline figures per run."""
+    """One row of headline figures per run (the heads some shown run has figures for)."""
+    heads = shown_heads(shown)
+    metrics = [m for m in OVERALL_METRICS if m.rsplit("_", 1)[0] in heads]
     for run in shown:
         evaluation = run.evaluation
         st.subheader(f"{run.name} · {split} · {evaluation.n} faces")
-        for cell, metric in zip(st.columns(len(OVERALL_METRICS)), OVERALL_METRICS, strict=True):
+        for cell, metric in zip(st.columns(max(len(metrics), 1)), metrics, strict=False):
             value = evaluation.overall_value(metric)
             is_age = metric == "age_mae"
             label = metric_title(metric) + (" (vs range midpoint)" if is_age
@@ -123,12 +129,22 @@ def overall_ui(shown: list[EvaluatedRun], *, split: str) -> None:
             cell.metric(label, shown_value)
 
 
+def shown_heads(shown: list[EvaluatedRun]) -> list[str]:
+    """The heads any shown run has figures for (an outside model may have one only)."""
+    present = {h for run in shown for h in run.evaluation.heads}
+    return [h for h in ev.EVAL_HEADS if h in present]
+
+
 def confusion_ui(shown: list[EvaluatedRun], *, split: str, where: dict[str, str],
                  normalize: bool) -> None:
     """One tab per class head, the runs' matrices side by side."""
     faces = where_title(where)
+    heads = [h for h in ev.CLASS_HEADS if h in shown_heads(shown)]
+    if not heads:
+        st.info("No class head to show: the model predicts age only.")
+        return
     st.caption(f"Rows: true label; columns: predicted. Faces: {faces}.")
-    for head, tab in zip(ev.CLASS_HEADS, st.tabs([head_title(h) for h in ev.CLASS_HEADS]), strict=True):
+    for head, tab in zip(heads, st.tabs([head_title(h) for h in heads]), strict=True):
         with tab:
             for column, run in zip(st.columns(len(shown)), shown, strict=True):
                 matrix = loaders.confusion(str(run.run_dir), run.mtime, split, head,
@@ -171,6 +187,9 @@ def by_group_ui(shown: list[EvaluatedRun]) -> tuple[str, int]:
 
 def age_error_ui(shown: list[EvaluatedRun], *, split: str, where: dict[str, str]) -> None:
     """Age MAE against true age, one line per run."""
+    if ev.AGE_HEAD not in shown_heads(shown):
+        st.info("No age figures: the model has no age head, or the faces no age labels.")
+        return
     ages = {run.name: loaders.mae_by_true_age(str(run.run_dir), run.mtime, split, where=where)
             for run in shown}
     if all(table.empty for table in ages.values()):
@@ -199,7 +218,10 @@ def worst_groups_ui(run: EvaluatedRun, *, metric: str, small_n: int) -> None:
 
 def worst_errors_ui(run: EvaluatedRun, *, split: str, where: dict[str, str]) -> None:
     """Pick a head; the gallery of its worst errors among the filtered faces."""
-    head = st.selectbox("Head", ev.EVAL_HEADS, key="evaluate_gallery_head", format_func=head_title)
+    heads = run.evaluation.heads or list(ev.EVAL_HEADS)
+    if st.session_state.get("evaluate_gallery_head") not in heads:  # another model's head
+        st.session_state.pop("evaluate_gallery_head", None)
+    head = st.selectbox("Head", heads, key="evaluate_gallery_head", format_func=head_title)
     errors = loaders.worst_errors(str(run.run_dir), run.mtime, split, head, where=where,
                                   k=GALLERY_SIZE)
     st.caption(f"{where_title(where)}: " + ("largest age errors." if head == ev.AGE_HEAD else
@@ -212,7 +234,9 @@ def worst_errors_ui(run: EvaluatedRun, *, split: str, where: dict[str, str]) -> 
 
 def error_gallery_ui(errors: pd.DataFrame, *, run_dir: Path, head: str, per_row: int = 6) -> None:
     """Thumbnails of the worst errors, true vs predicted and confidence, each with a
-    button that opens the Explain page on that image."""
+    button that opens the Explain page on that image (a run's model: the Explain page
+    explains Keras models)."""
+    explainable = not is_outside_model(owning_run(run_dir))
     for start in range(0, len(errors), per_row):
         rows = errors.iloc[start:start + per_row]
         for column, (i, row) in zip(st.columns(per_row), rows.iterrows(), strict=False):  # last row short
@@ -228,6 +252,7 @@ def error_gallery_ui(errors: pd.DataFrame, *, run_dir: Path, head: str, per_row:
                 else:
                     confidence = "?" if pd.isna(row["confidence"]) else f"{row['confidence']:.0%}"
                     st.caption(f"true **{row['true']}** · predicted **{row['pred']}** ({confidence})")
-                if st.button("Explain", key=f"evaluate_explain_{i}", icon=":material/visibility:"):
+                if explainable and st.button("Explain", key=f"evaluate_explain_{i}",
+                                             icon=":material/visibility:"):
                     st.session_state["explain_image"] = {"run_dir": str(owning_run(run_dir)), "path": row["path"]}
                     st.switch_page("pages/explain.py")

@@ -64,6 +64,13 @@ def runs_with_predictions(root: str | os.PathLike | None = None) -> list[Path]:
     return runs_with(ev.PREDICTIONS_FILE, root=root)
 
 
+def outside_models(root: str | os.PathLike | None = None) -> list[Path]:
+    """The folders of the registered outside models (``modelkit.outside``), by name."""
+    from modelkit.outside.registry import list_models, models_root
+
+    return [models_root(root) / card.name for card in list_models(root)]
+
+
 def predictions_mtime(run_dir: str | os.PathLike) -> float | None:
     """The mtime of a run's predictions table; None when it has none."""
     return file_mtime(ev.predictions_path(run_dir))

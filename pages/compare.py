@@ -7,21 +7,24 @@ interval: the same faces resampled for both runs.
 
 import streamlit as st
 
+from dashboard import compare_on_view
 from dashboard import compare_view as view
+from modelkit.prediction.evalsets import EVAL_SPLIT
 
 st.title("Compare")
 
-names, reasons = view.candidate_runs()
+on = compare_on_view.faces_ui()  # each run's own split, or an evaluation set (outside models too)
+names, reasons = view.candidate_runs(on)
 if len(names) < 2:
-    view.empty_state_ui(names, reasons)
+    view.empty_state_ui(names, reasons, on=on)
     st.stop()
 
 baseline, others = view.picker_ui(names)
 if not others:
     st.info("Pick one or more runs to compare with the baseline (sidebar).")
     st.stop()
-split = view.split_ui(baseline)
-result = view.compare_ui(baseline, others, split=split)
+split = view.split_ui(baseline) if not on else EVAL_SPLIT
+result = view.compare_ui(baseline, others, split=split, on=on)
 if result is None:
     st.stop()
 view.summary_ui(result)

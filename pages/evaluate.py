@@ -1,6 +1,6 @@
 """Evaluate: where does the model fail, and for whom?
 
-Pick a run (and optionally a second to compare); confusion matrices per head,
+Pick a run or an outside model (and optionally a second to compare); confusion matrices per head,
 figures per demographic group with intervals, age error against true age, the worst
 groups and the worst errors, each one click from its saliency map.
 """
@@ -12,7 +12,7 @@ from dashboard import evaluate_view as view
 
 st.title("Evaluate")
 
-runs = loaders.runs_with_predictions()
+runs = loaders.runs_with_predictions() + loaders.outside_models()
 if not runs:
     st.info("No run with predictions yet. Train one on the Train page (predictions are "
             "written when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")
@@ -21,6 +21,8 @@ if not runs:
 
 run_dir, compare_dir = view.run_picker_ui(runs)
 run_dir, compare_dir = eval_sets_view.evaluation_set_ui(run_dir, compare_dir)  # own split or another set
+if run_dir is None:  # an outside model not yet predicted on any set: the form is shown
+    st.stop()
 predictions = loaders.predictions(str(run_dir), loaders.predictions_mtime(run_dir))
 splits = view.evaluation_splits(predictions)
 if not splits:

@@ -1,4 +1,4 @@
-"""Runs: every training run, filtered, compared and cleaned up.
+"""Runs: every training run, filtered, compared and cleaned up; the outside models.
 
 Each run is a folder under the runs root; the table reads the registry
 (``modelkit.runs``) and each run's metrics.jsonl. Reading writes nothing; the registry
@@ -7,7 +7,7 @@ is reconciled (dead runs marked failed) at most every few seconds per server.
 
 import streamlit as st
 
-from dashboard import experiments_view
+from dashboard import experiments_view, loaders, models_view
 from dashboard import runs_view as view
 from modelkit import runs
 
@@ -20,6 +20,7 @@ if deleted:
 if not found:
     st.info("No runs yet. Start one on the Train page, or with "
             "`python -m modelkit train ... --background`.")
+    models_view.models_ui(loaders.outside_models())
     st.stop()
 
 by_id = {run.id: run for run in found}
@@ -40,3 +41,4 @@ elif chosen:
     st.caption("Pick at least one more run to compare.")
 
 view.delete_ui(list(by_id), by_id)
+models_view.models_ui(loaders.outside_models())

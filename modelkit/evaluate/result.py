@@ -73,6 +73,13 @@ class Evaluation:
     settings: dict = field(default_factory=dict)
     calibration: Calibration | None = field(default=None, repr=False)
 
+    @property
+    def heads(self) -> list[str]:
+        """The heads with figures (a model without a head, or a set without its labels,
+        has none for it), in ``EVAL_HEADS`` order."""
+        present = set(self.overall["head"])
+        return [h for h in EVAL_HEADS if h in present]
+
     def overall_value(self, metric: str) -> float:
         """The overall value of ``metric`` (NaN when not computable)."""
         row = self.overall[self.overall["metric"] == metric]
