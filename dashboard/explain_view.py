@@ -45,8 +45,16 @@ def run_picker_ui(runs: list[Path]) -> Path | None:
         st.session_state.pop("explain_run", None)
     if not options:
         return None
-    return Path(st.sidebar.selectbox("Run", options, key="explain_run",
-                                     format_func=lambda p: Path(p).name))
+    return Path(st.sidebar.selectbox(
+        "Run", options, key="explain_run",
+        format_func=lambda p: Path(p).name + (" · outside model" if is_outside(Path(p)) else "")))
+
+
+def is_outside(run_dir: Path) -> bool:
+    """Whether the picked folder is an outside model (``modelkit.outside``)."""
+    from modelkit.outside.card import is_outside_model
+
+    return is_outside_model(run_dir)
 
 
 def model_image_size(run_dir: Path, mtime: float) -> int:

@@ -46,8 +46,10 @@ BALANCE_TITLES = {"none": "no rebalancing", "age_group": "age group", "gender": 
                   "race": "race", "joint": "age × gender × race cells"}
 TARGET_WORDS: tuple[str, ...] = ("max", "median")
 SALIENCY_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "saliency", "smoothgrad")
+# Methods that need only a model's outputs (ONNX, TFLite, adapters: no gradients).
+OUTPUT_ONLY_METHODS: tuple[str, ...] = ("occlusion",)
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "saliency": "Saliency",
-                 "smoothgrad": "SmoothGrad"}
+                 "smoothgrad": "SmoothGrad", "occlusion": "Occlusion"}
 HEAD_TITLES = {"gender": "Gender", "race": "Race", "age": "Age"}
 ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group",
                     "race_source": "Race (the set's own classes)"}

@@ -8,14 +8,17 @@ different people. Every face is decoded exactly as training decodes it.
 
 import streamlit as st
 
-from dashboard import demo_view, loaders
+from dashboard import demo_view, explain_outside_view, loaders
 from dashboard import explain_faces_view as faces
 from dashboard import explain_view as view
 
 st.title("Explain")
 faces.take_arrival()
 
-run_dir = view.run_picker_ui(loaders.runs_with_model())
+run_dir = view.run_picker_ui(loaders.runs_with_model() + loaders.outside_models())
+if run_dir is not None and view.is_outside(run_dir):  # no gradients: occlusion maps
+    explain_outside_view.outside_ui(run_dir)
+    st.stop()
 if run_dir is None:
     st.info("No trained model yet. Train a run on the Train page (model.keras is written "
             "when training finishes), or point FACESCOPE_RUNS_ROOT at your runs.")

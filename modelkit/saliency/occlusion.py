@@ -10,8 +10,7 @@ negative drops (covering helped) clipped to 0, scaled to [0, 1] like the Grad-CA
 
 Example::
 
-    score = outside_score(predictor, head="gender", class_name="female")
-    maps = occlusion_maps(score, faces)                  # (N, H, W) in [0, 1]
+    maps, explained = explain_any(load_predictor("runs/models/dlib-gender"), face, head="gender")
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from modelkit import labels
 
 Score = Callable[[np.ndarray], np.ndarray]  # uint8 (B, H, W, 3) -> (B,) scores
 PATCH_FRACTION = 1 / 6   # the square's side, as a share of the face's
@@ -67,6 +68,29 @@ def _one(score: Score, face: np.ndarray, corners: list[tuple[int, int]], patch: 
     heat = np.clip(total / count, 0, None)
     peak = heat.max()
     return (heat / peak if peak > 0 else heat).astype(np.float32)
+
+
+def explain_any(predictor, face: np.ndarray, *, head: str, class_name: str | None = None
+                ) -> tuple[np.ndarray, str]:
+    """The occlusion map (H, W) of one uint8 RGB face at the model's input size, for
+    any model (``modelkit.prediction.predictors.Predictor``), and what it explains in
+    words. ``class_name`` None: the predicted class (for age: the predicted age).
+
+    Raises:
+        ValueError: a head the model does not have, or an unknown class.
+    """
+    if head not in predictor.heads:
+        raise ValueError(f"the model has no {head} head (its heads: {', '.join(sorted(predictor.heads))})")
+    row = predictor.predict_faces([face]).iloc[0]
+    if head != "age" and class_name is None:
+        class_name = str(row[f"{head}_pred"])
+    names = {"gender": labels.GENDERS, "race": predictor.race_classes, "age": labels.AGE_GROUPS}[head]
+    if class_name is not None and class_name not in names:
+        raise ValueError(f"unknown class {class_name!r} for the {head} head; classes: {', '.join(names)}")
+    score = outside_score(predictor.predict_faces, head=head, class_name=class_name)
+    explained = (f"the predicted age ({row['age_pred']:.1f} years)" if class_name is None
+                 else repr(class_name))
+    return occlusion_maps(score, face[None])[0], explained
 
 
 def outside_score(predict_faces: Callable[[list[np.ndarray]], object], *, head: str,

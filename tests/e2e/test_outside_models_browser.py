@@ -3,8 +3,9 @@
 A tiny UTKFace run is in the server's runs root, already predicted on 60 FairFace
 faces (evaluation set ``ff``). The test adds dlib's reference models on the Runs page,
 picks dlib-gender on the Evaluate page (which says it has no split of its own and
-offers the form), predicts it on the same 60 faces from the form, then compares it
-with the run on that evaluation set on the Compare page. Screenshots: artifacts/e2e/.
+offers the form), predicts it on the same 60 faces from the form, sees an occlusion
+map of one of them on the Explain page, then compares it with the run on that
+evaluation set on the Compare page. Screenshots: artifacts/e2e/.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def test_add_dlib_predict_it_and_compare_it_with_a_run_from_the_pages(server, br
     page.get_by_text("Confusion matrices").first.wait_for(timeout=TIMEOUT_MS)
     assert page.locator("[data-testid='stException']").count() == 0
     shoot(page, "page_evaluate_outside_model")
+
+    goto(page, server, "explain")  # no gradients: an occlusion map of one of its faces
+    pick(page, "Run", "dlib-gender · outside model")
+    page.get_by_text("Gender · occlusion, explaining", exact=False).wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("[data-testid='stMain'] [data-testid='stImage']").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+    shoot(page, "page_explain_outside_model")
 
     goto(page, server, "compare")
     pick(page, "Faces", "evaluation set ff")
