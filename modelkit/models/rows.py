@@ -25,6 +25,7 @@ import pandas as pd
 
 from modelkit import labels
 
+ORIGINAL_PATH = "original_path"  # modelkit.data.faces.crops.align_dataset's column
 # The predictions table's leading columns (docs/CONTRACTS.md); the probabilities follow.
 TABLE_FIRST = ["path", "split", "gender_true", "gender_pred", "race_true", "race_pred",
                "age_group_true", "age_group_pred", "age_true", "age_pred", "age_true_is_midpoint"]
@@ -97,7 +98,8 @@ def label_readings(gender_p, race_p, ages, group_p, *, race_classes: Sequence[st
 def with_truth(manifest: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     """The predictions table of docs/CONTRACTS.md: ``manifest``'s paths, splits and true
     labels (an age group's midpoint standing in for an unknown age, flagged in
-    ``age_true_is_midpoint``) beside the rows of ``predicted``, in the contract's order."""
+    ``age_true_is_midpoint``) beside the rows of ``predicted``, in the contract's order;
+    for aligned crops, ``original_path`` too, so they can be matched to their images."""
     age_true = manifest["age"].astype(float).to_numpy()
     midpoints = manifest["age_group"].astype(object).map(labels.AGE_GROUP_MIDPOINTS).astype(float)
     is_midpoint = np.isnan(age_true) & midpoints.notna().to_numpy()
@@ -110,6 +112,8 @@ def with_truth(manifest: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
         "age_true": np.where(is_midpoint, midpoints.to_numpy(), age_true),
         "age_true_is_midpoint": is_midpoint,
     })
+    if ORIGINAL_PATH in manifest.columns:  # an aligned crop: the image it was cut from
+        truth.insert(1, ORIGINAL_PATH, manifest[ORIGINAL_PATH].astype(str).to_numpy())
     frame = pd.concat([truth, predicted.reset_index(drop=True)], axis=1)
     return frame[TABLE_FIRST + [c for c in frame.columns if c not in TABLE_FIRST]]
 
