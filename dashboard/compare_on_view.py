@@ -1,4 +1,5 @@
-"""The Compare page's "Faces" picker: each run's own test split, or an evaluation set.
+"""The Compare page's "Faces" picker (each run's own test split, or an evaluation set)
+and the runs that can be compared on them.
 
 An evaluation set (``<run>/eval/<NAME>/``, made by ``predict --name NAME``) holds a
 model's predictions on another dataset. Outside models (``modelkit.outside``) have no
@@ -14,7 +15,10 @@ import streamlit as st
 
 from dashboard import loaders
 from modelkit import paths
+from modelkit.evaluate.compare.inputs import comparability, resolve_run
 from modelkit.prediction.evalsets import list_eval_sets
+from modelkit.runfolder import CONFIG_FILE, LAUNCH_FILE, STATUS_FILE
+from modelkit.runs import ACTIVE, read_status
 
 OWN_SPLIT = ""  # the "Faces" option of each run's own split
 
@@ -41,7 +45,30 @@ def faces_ui() -> str:
              "'Predict on another dataset'); outside models are compared on those")
 
 
-
 def having_set(name: str) -> list[str]:
     """The runs and outside models that have evaluation set ``name``."""
     return [f.name for f in _folders() if any(s.name == name for s in list_eval_sets(f))]
+
+
+def candidate_runs(on: str = "") -> tuple[list[str], dict[str, str]]:
+    """Run ids that can be compared (finished, with predictions; newest first) and
+    the others under the runs root with the reason they cannot. On an evaluation set
+    ``on``: the runs and outside models that have it."""
+    if on:
+        return having_set(on), {}
+    usable, reasons = [], {}
+    with_predictions = loaders.runs_with_predictions()
+    for folder in with_predictions:
+        if (read_status(folder) or {}).get("state") in ACTIVE:  # retrained: old predictions
+            reasons[folder.name] = comparability(resolve_run(folder), split="test")
+        else:
+            usable.append(folder.name)
+    root, named = paths.runs_root(), {f.name for f in with_predictions}
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_dir() and folder.name not in named and _looks_like_run(folder):
+            reasons[folder.name] = comparability(resolve_run(folder), split="test") or "no predictions"
+    return usable, reasons
+
+
+def _looks_like_run(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in (CONFIG_FILE, STATUS_FILE, LAUNCH_FILE))

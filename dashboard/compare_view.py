@@ -14,7 +14,6 @@ pickers, so the address bar can be shared. Widget keys start with ``compare_``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -25,12 +24,10 @@ from dashboard.runs_view import compare_curves_figure, epoch_frame
 from dashboard.titles import ATTRIBUTE_TITLES, run_color
 from modelkit import evaluate as ev
 from modelkit import paths
-from modelkit.evaluate.compare.inputs import comparability, resolve_run
+from modelkit.evaluate.compare.inputs import resolve_run
 from modelkit.evaluate.compare.result import Comparison
 from modelkit.evaluate.compare.runs import DEFAULT_N_BOOT, compare
 from modelkit.prediction.evalsets import EVAL_DIR, eval_set_ref, is_eval_set, owning_run
-from modelkit.runfolder import CONFIG_FILE, LAUNCH_FILE, STATUS_FILE
-from modelkit.runs import ACTIVE, read_status
 
 BASELINE_PARAM, RUNS_PARAM = "baseline", "runs"
 HEADLINE = ("gender_accuracy", "race_accuracy", "race_balanced_accuracy", "age_mae", "race_ece")
@@ -44,32 +41,6 @@ def link_params(baseline: str, runs: list[str]) -> dict[str, str]:
     """The query parameters that open the Compare page preselected, e.g. for
     ``st.page_link("pages/compare.py", query_params=link_params("a", ["b"]))``."""
     return {BASELINE_PARAM: baseline, RUNS_PARAM: ",".join(runs)}
-
-
-# ----------------------------------------------------------------------------- runs
-
-def candidate_runs(on: str = "") -> tuple[list[str], dict[str, str]]:
-    """Run ids that can be compared (finished, with predictions; newest first) and
-    the others under the runs root with the reason they cannot. On an evaluation set
-    ``on``: the runs and outside models that have it."""
-    if on:
-        return compare_on_view.having_set(on), {}
-    usable, reasons = [], {}
-    with_predictions = loaders.runs_with_predictions()
-    for folder in with_predictions:
-        if (read_status(folder) or {}).get("state") in ACTIVE:  # retrained: old predictions
-            reasons[folder.name] = comparability(resolve_run(folder), split="test")
-        else:
-            usable.append(folder.name)
-    root, named = paths.runs_root(), {f.name for f in with_predictions}
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.is_dir() and folder.name not in named and _looks_like_run(folder):
-            reasons[folder.name] = comparability(resolve_run(folder), split="test") or "no predictions"
-    return usable, reasons
-
-
-def _looks_like_run(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in (CONFIG_FILE, STATUS_FILE, LAUNCH_FILE))
 
 
 @st.cache_data(show_spinner="Comparing the runs on the same faces…", max_entries=8)

@@ -14,7 +14,7 @@ from modelkit.prediction.evalsets import EVAL_SPLIT
 st.title("Compare")
 
 on = compare_on_view.faces_ui()  # each run's own split, or an evaluation set (outside models too)
-names, reasons = view.candidate_runs(on)
+names, reasons = compare_on_view.candidate_runs(on)
 if len(names) < 2:
     view.empty_state_ui(names, reasons, on=on)
     st.stop()

@@ -45,7 +45,7 @@ def test_a_link_opens_the_compare_page_preselected_and_readable(tmp_path, browse
         page.screenshot(path=str(ARTIFACTS / "compare_top.png"))
         assert page.locator("[data-testid='stException']").count() == 0
         sidebar = page.locator("[data-testid='stSidebar']")
-        picked = sidebar.locator("[data-testid='stSelectbox']").first
+        picked = sidebar.locator("[data-testid='stSelectbox']").filter(has_text="Baseline").first
         assert "a-base" in picked.inner_text() + " ".join(
             picked.locator("input").evaluate_all("els => els.map(e => e.value)"))
         chips = sidebar.locator("[data-testid='stMultiSelect']").inner_text()

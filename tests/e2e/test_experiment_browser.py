@@ -82,7 +82,8 @@ def test_an_experiment_from_the_train_page_opens_preselected_in_compare(server, 
     except Exception:
         shoot(page, "experiment_compare_failed")  # what the page showed instead
         raise
-    baseline = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first
+    baseline = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(
+        has_text="Baseline").first
     assert control.id in baseline.inner_html()  # the picked value (the text is an input's)
     picked = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
     assert treatment.id in picked.inner_text()
