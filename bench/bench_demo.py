@@ -5,7 +5,9 @@
 Each pass trains ``modelkit.runs.demo.DEMO`` in the foreground (what the demo's
 supervisor runs) twice: once with an empty cache (the synthetic set is drawn first, as
 on a fresh install) and once with the cache the fresh pass left. Prints wall time, CPU
-time (user + sys of the trainer) and the load average per pass, then the medians.
+time (user + sys of the trainer), the load average and the run's test-split figures
+(gender and race accuracy, age MAE, and the MAE of always answering the median age) per
+pass, then the medians.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_short_run import test_figures  # noqa: E402
 from modelkit.runs.demo import DEMO  # noqa: E402
 
 
@@ -57,7 +60,8 @@ def main() -> None:
             load = os.getloadavg()[0]
             wall, cpu, code = one_run(cache, work)
             print(f"pass {index} {kind:5}: wall {wall:6.1f} s  cpu {cpu:6.1f} s  "
-                  f"load {load:.1f}  exit {code}", flush=True)
+                  f"load {load:.1f}  exit {code}  "
+                  f"{test_figures(work / 'run') if code == 0 else ''}", flush=True)
             if code == 0:
                 figures[kind].append((wall, cpu))
         shutil.rmtree(cache, ignore_errors=True)

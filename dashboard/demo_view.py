@@ -2,7 +2,7 @@
 
 Evaluate, Explain and Compare have nothing to show on a fresh install. Each calls
 :func:`demo_button_ui` under its "nothing yet" message: a button that starts the demo
-run (``modelkit.runs.demo.DEMO``: small_cnn on the synthetic faces, about a minute) or,
+run (``modelkit.runs.demo.DEMO``: small_cnn on the synthetic faces, ``DEMO_TIME``) or,
 for Compare, the demo experiment (the demo rebalanced by race and its control), in the
 background. While it trains the button gives way to its progress and a button to the
 Train page, which watches it; the page redraws itself when the demo has finished.
@@ -52,8 +52,9 @@ def demo_button_ui(*, key: str, experiment: bool = False) -> list[rk.RunInfo]:
     """
     pending = demo.pending_demos(experiment=experiment)
     what = ("a demo experiment: the demo run rebalanced by race and its control without "
-            "rebalancing, about two minutes in all" if experiment else
-            "a demo run: a small CNN on 800 synthetic faces, about a minute")
+            f"rebalancing, {demo.DEMO_EXPERIMENT_TIME} in all on 2 CPU cores" if experiment else
+            f"a demo run: a small CNN on {demo.DEMO.limit:,} synthetic faces, "
+            f"{demo.DEMO_TIME} on 2 CPU cores")
     if not pending:
         st.markdown(f"New here? Train {what}, in the background; the Train page watches it.")
         if st.button("Train a demo experiment" if experiment else "Train a demo run",

@@ -161,6 +161,14 @@ def test_the_weight_average_spans_the_last_100_steps_or_a_tenth_of_a_short_run()
     assert M.ema_momentum(4) == 0.0                          # shorter: the last step's
 
 
+def test_batch_norm_statistics_follow_a_short_run_and_keep_keras_momentum_for_a_long_one():
+    assert M.batch_norm_momentum(None) == pytest.approx(0.99) == M.batch_norm_momentum(3600)
+    assert M.batch_norm_momentum(300) == pytest.approx(0.9)     # 6 epochs of 50 steps
+    assert M.batch_norm_momentum(1) == pytest.approx(0.9)       # never under 10 steps
+    model = M.build_model(image_size=32, race_classes=["a", "b"], bn_momentum=0.9)
+    assert {layer.momentum for layer in model.layers if "_bn" in layer.name} == {0.9}
+
+
 def test_age_metrics_use_the_expected_age():
     p = np.zeros((3, 101), "float32")
     p[0, [20, 40]] = 0.5   # expected 30 -> group 30-39
