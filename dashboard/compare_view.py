@@ -124,7 +124,7 @@ def empty_state_ui(names: list[str], reasons: dict[str, str], *, on: str = OWN_S
     if sets:
         st.info("Runs and outside models predicted on another dataset compare on that "
                 f"evaluation set: pick it under **Faces** in the sidebar ({', '.join(sets)}).")
-    demo_view.demo_button_ui(key="compare_demo", experiment=True)  # a first pair (DEMO_EXPERIMENT_TIME)
+    demo_view.demo_button_ui(key="compare_demo", experiment=True)
     not_comparable_ui(reasons)
 
 

@@ -33,6 +33,7 @@ from modelkit.objectives import head_losses, head_metrics, loss_settings
 SMALL_CNN_STAGES = {"small_cnn": ((32, 1), (64, 1), (128, 1), (256, 2)),
                     "small_cnn_deep": ((32, 1), (64, 2), (128, 2), (256, 2))}
 LAST_CONV_NAME = "backbone_last_conv"
+BN_MOMENTUM = 0.99  # Keras' own: batch norm's statistics of about the last 100 steps
 
 
 # --------------------------------------------------------------------------- backbones
@@ -72,7 +73,7 @@ def _application(backbone: str, x, *, weights):
     return app.output
 
 
-def _features(backbone: str, image, *, weights: str, dropout: float, bn_momentum: float = 0.99):
+def _features(backbone: str, image, *, weights: str, dropout: float, bn_momentum: float):
     """The shared feature vector: backbone -> global average pool -> dropout."""
     if backbone in SMALL_CNN_STAGES:
         x = _small_cnn(image, stages=SMALL_CNN_STAGES[backbone], bn_momentum=bn_momentum)
@@ -117,7 +118,7 @@ def build_model(
     weights: str = "none",
     dropout: float = TrainConfig.dropout,
     head_hidden: int = TrainConfig.head_hidden,
-    bn_momentum: float = 0.99,
+    bn_momentum: float = BN_MOMENTUM,
 ) -> keras.Model:
     """The shared-backbone model: input ``image`` (S, S, 3) raw 0..255, outputs
     ``gender``, ``race``, ``age`` (softmaxes, in that order). Not compiled.
@@ -168,7 +169,7 @@ def build_single_task_model(
         raise ValueError(f"unknown head {head!r}; expected one of {list(labels.HEADS)}")
     _check_args(backbone, image_size, race_classes, "none")
     image = keras.Input((image_size, image_size, 3), name="image")
-    features = _features(backbone, image, weights="none", dropout=dropout)
+    features = _features(backbone, image, weights="none", dropout=dropout, bn_momentum=BN_MOMENTUM)
     output = _head(features, name=head, units=_head_units(race_classes)[head])
     return keras.Model(image, [output], name=f"single_{head}_{backbone}")
 
@@ -255,12 +256,13 @@ def run_model(config: TrainConfig, *, race_classes: list[str], steps_per_epoch: 
     """The model a run's ``config`` describes, built and compiled: what both trainers
     train (call it under the strategy's scope). The learning rate decays over the whole
     run; ``lr_scale`` multiplies it (the multi-worker trainer's replicas)."""
+    run_steps = steps_per_epoch * config.epochs
     model = build_model(backbone=config.backbone, image_size=config.image_size,
                         race_classes=race_classes, weights=config.weights,
                         dropout=config.dropout, head_hidden=config.head_hidden,
-                        bn_momentum=batch_norm_momentum(steps_per_epoch * config.epochs))
+                        bn_momentum=batch_norm_momentum(run_steps))
     return compile_model(model, lr=config.lr * lr_scale, loss_weights=config.loss_weights,
-                         decay_steps=steps_per_epoch * config.epochs, ema=config.ema,
+                         decay_steps=run_steps, ema=config.ema,
                          **loss_settings(config))
 
 
@@ -273,7 +275,8 @@ def batch_norm_momentum(run_steps: int | None) -> float:
     model. A 6-epoch run on 2,000 synthetic faces (300 steps) trained to an age MAE of
     11 years in training mode but 23 on validation, worse than always answering the
     median age (14.6); with 0.9 it got 11.2 on validation (docs/BENCHMARKS.md §16)."""
-    horizon = 100.0 if not run_steps else min(100.0, max(10.0, run_steps / 30))
+    longest = 1.0 / (1.0 - BN_MOMENTUM)
+    horizon = longest if not run_steps else min(longest, max(10.0, run_steps / 30))
     return 1.0 - 1.0 / horizon
 
 

@@ -1,8 +1,8 @@
 """The newcomer's first minute: a tiny demo run (or a demo experiment) on the synthetic set.
 
 On a fresh install the Evaluate, Explain and Compare pages have nothing to show. Their
-empty state offers one button that starts :data:`DEMO` in the background (about a
-minute and a half on a 2-core CPU; docs/BENCHMARKS.md) or, for Compare, a demo experiment:
+empty state offers one button that starts :data:`DEMO` in the background (:data:`DEMO_TIME`
+on a 2-core CPU; docs/BENCHMARKS.md) or, for Compare, a demo experiment:
 the demo rebalanced by race against its control without rebalancing, one after the other.
 They train through the launcher like any run, so the Train page watches them.
 
