@@ -27,11 +27,11 @@ from plotly.subplots import make_subplots
 from dashboard.titles import HEAD_TITLES, run_color
 from modelkit import labels, paths
 from modelkit import runs as rk
+from modelkit.evaluate.metrics import SUMMARY_METRIC as HEAD_METRIC
 from modelkit.runfolder import METRICS_FILE
 from modelkit.runs.experiments import ROLE_TITLES
 
 RECONCILE_S = 10
-HEAD_METRIC = {"gender": "accuracy", "race": "accuracy", "age": "mae"}
 METRIC_TITLES = {"accuracy": "accuracy", "mae": "MAE (years)", "loss": "loss"}
 # The best value of each validation metric: highest accuracy, lowest loss and MAE.
 BEST = {"val_loss": "min", "val_gender_accuracy": "max", "val_race_accuracy": "max",

@@ -1,4 +1,4 @@
-"""The command line: ``python -m modelkit {data,train,runs,evaluate,compare,saliency,labels,predict,export,cache,models} ...``.
+"""The command line: ``python -m modelkit {data,train,runs,evaluate,compare,saliency,labels,predict,export,cache,models,report} ...``.
 
 Each command lives in its own ``modelkit/cli/<name>.py`` with ``add_parser(sub)``
 and a ``run(args) -> int``. A user error is raised as ``ValueError`` or
@@ -13,7 +13,7 @@ import importlib
 import sys
 
 COMMANDS = ("data", "train", "runs", "evaluate", "compare", "saliency", "labels", "predict", "export",
-            "cache", "models")
+            "cache", "models", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,7 +65,7 @@ WEIGHTS_SUFFIXES: tuple[str, ...] = (".keras", ".weights.h5")
 # config file may hold.
 RESOLVED_KEYS: tuple[str, ...] = ("race_classes", "age_is_range", "heads", "n_train", "n_val",
                                   "n_test", "corrections_sha256", "corrections_applied",
-                                  "distribution")
+                                  "distribution", "provenance", "train_balance")
 
 
 def check_keys(values: dict, *, allowed, what: str = "train setting") -> None:

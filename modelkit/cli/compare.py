@@ -18,6 +18,7 @@ import json
 import pandas as pd
 
 from modelkit import labels
+from modelkit.evaluate.compare.runs import DEFAULT_N_BOOT
 
 
 def add_parser(sub) -> None:
@@ -29,8 +30,8 @@ def add_parser(sub) -> None:
                    help="evaluation split (default: test)")
     p.add_argument("--on", metavar="SET", help="compare the runs' evaluation sets named SET "
                    "(`predict --run-dir R ... --name SET`), e.g. fairface")
-    p.add_argument("--n-boot", type=int, default=1000,
-                   help="paired bootstrap resamples per group (default 1000; 0: no intervals)")
+    p.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT,
+                   help=f"paired bootstrap resamples per group (default {DEFAULT_N_BOOT}; 0: no intervals)")
     p.add_argument("--ci", type=float, default=0.95, help="interval coverage (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="resampling seed")
     p.add_argument("--gap-min-n", type=int, default=5,

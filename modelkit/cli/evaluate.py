@@ -16,6 +16,7 @@ import json
 import pandas as pd
 
 from modelkit import labels
+from modelkit.evaluate.result import DEFAULT_N_BOOT
 
 
 def add_parser(sub) -> None:
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--run-dir", required=True, help="the run folder (holds predictions.parquet)")
     p.add_argument("--split", choices=[s for s in labels.SPLITS if s != "train"], default=None,
                    help="evaluation split (default: test when present, else val)")
-    p.add_argument("--n-boot", type=int, default=200,
+    p.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT,
                    help="bootstrap resamples per group for the intervals (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--on", metavar="NAME", help="an evaluation set of the run (made by "

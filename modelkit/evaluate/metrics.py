@@ -36,6 +36,8 @@ AGE_METRICS = ("mae", "median_ae")
 # is per-group by construction and stays in the tables.
 HEADLINE_METRICS = tuple(f"{h}_{m}" for h in CLASS_HEADS for m in CLASS_METRICS) + tuple(
     f"{AGE_HEAD}_{m}" for m in AGE_METRICS)
+# The one figure per head a summary shows first (run tables, a report's headline).
+SUMMARY_METRIC = {"gender": "accuracy", "race": "accuracy", "age": "mae"}
 LOWER_IS_BETTER = frozenset(f"{AGE_HEAD}_{m}" for m in AGE_METRICS)
 
 HeadArrays = tuple[np.ndarray, np.ndarray, np.ndarray]

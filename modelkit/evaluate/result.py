@@ -41,6 +41,9 @@ from modelkit.evaluate.predictions import (
     select_split,
 )
 
+# Bootstrap resamples per group of an evaluation (the CLI, the pages and reports).
+DEFAULT_N_BOOT = 200
+
 
 @dataclass
 class Evaluation:
@@ -176,7 +179,7 @@ def evaluate(
     *,
     split: str | None = None,
     groupings: Sequence[Sequence[str]] | None = None,
-    n_boot: int = 200,
+    n_boot: int = DEFAULT_N_BOOT,
     ci: float = 0.95,
     seed: int = 0,
     gap_min_n: int = 5,

@@ -28,7 +28,8 @@ from modelkit.augment import augment_batch
 from modelkit.balance import BalancePlan, split_part, training_plan
 from modelkit.config import TrainConfig
 from modelkit.data import load_dataset
-from modelkit.data.manifest import Dataset
+from modelkit.data.manifest import Dataset, counts
+from modelkit.provenance import made_by, manifest_sha256
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,27 @@ class PreparedData:
 
     @property
     def run_extras(self) -> dict:
-        """What config.json records beyond the settings: the applied corrections file's
-        sha256 and what it changed."""
+        """What config.json records beyond the settings: where the run came from
+        (FaceScope's version and commit, the time, the data's hash), the train split's
+        balance before and after the plan, and the applied corrections file's sha256
+        and what it changed."""
+        extras = {"provenance": made_by() | {"data_sha256": manifest_sha256(self.dataset.manifest)},
+                  "train_balance": self.train_balance()}
         if self.corrections is None:
-            return {}
+            return extras
         applied = self.corrections.to_dict()
         applied["n_missing"], applied["missing"] = len(applied["missing"]), applied["missing"][:100]
-        return {"corrections_sha256": applied["sha256"], "corrections_applied": applied}
+        return extras | {"corrections_sha256": applied["sha256"], "corrections_applied": applied}
+
+    def train_balance(self) -> dict:
+        """Images per value of gender, race and age group in the train split, before
+        and after the plan (one epoch): what a report shows of the training data."""
+        train = self.parts["train"]
+        return {when: {a: {str(k): int(v) for k, v in
+                           (counts(train, a) if when == "before" or self.plan is None
+                            else self.plan.counts_after(a)).items()}
+                       for a in labels.ATTRIBUTES}
+                for when in ("before", "after")}
 
     @property
     def trained_heads(self) -> set[str]:
