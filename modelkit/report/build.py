@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from modelkit.evaluate.compare.inputs import resolve_run
 from modelkit.evaluate.predictions import predictions_path
 from modelkit.provenance import made_by
 from modelkit.report.caveats import caveats
@@ -61,6 +62,8 @@ def build_report(run_dir: str | os.PathLike, *, on: Sequence[str] = (), compare:
     for what, names in (("evaluation set", on), ("compared run", compare)):
         if len(set(names)) != len(names):
             raise ValueError(f"a {what} is named twice: {list(names)}")
+    for other in compare:  # a mistyped baseline is an error, not a "could not compare"
+        resolve_run(other, runs_root=runs_root)
     targets = ([OWN_SPLIT] if predictions_path(folder).is_file() else []) + list(on)
     if not targets:
         raise ValueError(f"{folder.name} has no predictions of its own to report on; name an "

@@ -9,12 +9,14 @@ Each caveat is ``{"kind", "about", "text"}``: ``kind`` one of ``CAVEAT_KINDS``,
 
 from __future__ import annotations
 
-from modelkit import labels
 from modelkit.evaluate.metrics import LOWER_IS_BETTER, SUMMARY_METRIC
+from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
+from modelkit.report.tables import grouping_title, metric_label
 
 CAVEAT_KINDS = ("small_groups", "age_ranges", "race_folded", "no_race_labels", "small_split",
                 "wide_interval", "skipped_images", "no_intervals", "not_recorded",
                 "uncommitted_code", "unfinished_run", "outside_data", "not_comparable")
+FINISHED = "finished"  # of runfolder.STATES: a run that ran all its epochs
 SMALL_SPLIT = 1000          # faces: below this, intervals per group are wide
 WIDE_INTERVAL = {"accuracy": 0.10, "mae": 2.0}  # an interval spanning more cannot rank groups
 LISTED = 6                  # groups named in one caveat before "and N more"
@@ -53,7 +55,7 @@ def model_caveats(model: dict, balance: dict | None) -> list[dict]:
                            f"with uncommitted changes: commit {made['commit'][:12]} does not "
                            "fully describe the code that trained it."))
     state = (model.get("status") or {}).get("state")
-    if state and state != "completed":
+    if state and state != FINISHED:
         out.append(_caveat("unfinished_run", "model", f"The run's state is {state!r}: its "
                            "figures are those of the weights it saved last."))
     return out
@@ -70,7 +72,7 @@ def evaluation_caveats(entry: dict) -> list[dict]:
                            f"{settings['gap_min_n']} labelled faces for a head ({_listed(small)}): "
                            "their figures are in the tables, with their n, but not in the gaps."))
     if figures["age_mae_vs_midpoint"]:
-        out.append(_caveat("age_ranges", name, f"{name} gives ages as ranges, not years: age "
+        out.append(_caveat("age_ranges", name, f"{_sentence(name)} gives ages as ranges, not years: age "
                            "errors are measured against each true range's midpoint, so a "
                            "guess inside the right range can still count as years wrong."))
     out += _set_caveats(name, figures.get("evaluation_set"))
@@ -78,7 +80,7 @@ def evaluation_caveats(entry: dict) -> list[dict]:
         out.append(_caveat("no_intervals", name, "The figures were computed without "
                            "bootstrap resamples: they have no intervals."))
     if figures["n"] < SMALL_SPLIT:
-        out.append(_caveat("small_split", name, f"{name} has {figures['n']} faces: groups "
+        out.append(_caveat("small_split", name, f"{_sentence(name)} has {figures['n']} faces: groups "
                            "are small, so their intervals are wide."))
     wide = _widest_intervals(figures)
     if wide:
@@ -114,11 +116,11 @@ def _set_caveats(name: str, info: dict | None) -> list[dict]:
 
 def _small_groups(by_group: dict, min_n: int) -> list[str]:
     small = []
-    for groups in by_group.values():
+    for grouping, groups in by_group.items():
         for group, figures in groups.items():
             counts = [n for n in figures["n_labelled"].values() if n]
             if counts and min(counts) < min_n:
-                small.append(f"{group} (n={min(counts)})")
+                small.append(f"{grouping_title(grouping)} {group} (n={min(counts)})")
     return small
 
 
@@ -128,15 +130,20 @@ def _widest_intervals(figures: dict) -> list[str]:
     found = []
     for head, measure in SUMMARY_METRIC.items():
         metric = f"{head}_{measure}"
-        for grouping in labels.ATTRIBUTES:
+        for grouping in GROUP_ATTRIBUTES:
             for group, entry in figures["by_group"].get(grouping, {}).items():
                 interval = entry["ci"].get(metric)
                 if interval and interval[1] - interval[0] > WIDE_INTERVAL[measure]:
                     found.append((interval[1] - interval[0], metric, group, interval))
     found.sort(reverse=True)
-    return [f"{group}'s {metric.replace('_', ' ')} [{lo:.3f}, {hi:.3f}]"
+    return [f"{group}: {metric_label(metric)} [{lo:.3f}, {hi:.3f}]"
             + (" years" if metric in LOWER_IS_BETTER else "")
             for _, metric, group, (lo, hi) in found[:LISTED]]
+
+
+def _sentence(name: str) -> str:
+    """An evaluation's name to open a sentence: ``The test split``, ``fairface``."""
+    return f"The {name}" if name.endswith(" split") else name
 
 
 def _listed(items: list[str]) -> str:

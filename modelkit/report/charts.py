@@ -12,11 +12,11 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from modelkit import labels
 from modelkit.config import ATTRIBUTE_TITLES, HEAD_TITLES
 from modelkit.evaluate.metrics import LOWER_IS_BETTER, SUMMARY_METRIC
+from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
 
-MEASURE_TITLES = {"accuracy": "accuracy", "mae": "mean absolute error (years)"}
+MEASURE_TITLES = {"accuracy": "accuracy", "mae": "MAE (years)"}
 BEFORE, AFTER, MARK, WORSE, BETTER = "#9aa5b1", "#1f77b4", "#1f77b4", "#d62728", "#2ca02c"
 FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
 
@@ -40,7 +40,7 @@ def groups_figure(figures: dict, head: str) -> go.Figure | None:
     """Each gender, race and age group's summary metric of ``head`` with its interval,
     against the overall figure (dashed): ``figures`` is ``evaluate --json``'s object."""
     metric = f"{head}_{SUMMARY_METRIC[head]}"
-    groupings = [a for a in labels.ATTRIBUTES if figures["by_group"].get(a)]
+    groupings = [a for a in GROUP_ATTRIBUTES if figures["by_group"].get(a)]
     rows = {a: [(g, e) for g, e in figures["by_group"][a].items() if e.get(metric) is not None]
             for a in groupings}
     groupings = [a for a in groupings if rows[a]]
@@ -146,7 +146,7 @@ def change_figure(by_group: dict, head: str, *, baseline: str) -> go.Figure | No
     """Each group's paired change of ``head``'s summary metric (this run - baseline),
     with its interval; coloured where the interval excludes 0."""
     metric = f"{head}_{SUMMARY_METRIC[head]}"
-    rows = [(f"{ATTRIBUTE_TITLES[a]}: {g}", e[metric]) for a in labels.ATTRIBUTES
+    rows = [(f"{ATTRIBUTE_TITLES[a]}: {g}", e[metric]) for a in GROUP_ATTRIBUTES
             for g, e in (by_group.get(a) or {}).items()
             if e.get(metric) and e[metric]["difference"] is not None]
     if not rows:
@@ -165,6 +165,6 @@ def change_figure(by_group: dict, head: str, *, baseline: str) -> go.Figure | No
     figure.add_vline(x=0, line={"color": "#555"})
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(title_text=f"change in {metric_title(head)} (this run - {baseline})")
-    return _layout(figure, title=f"{metric_title(head)}: paired change per group, 95% intervals "
-                   "(green better, red worse where the interval excludes 0)",
+    return _layout(figure, title=f"{metric_title(head)}: paired change per group, 95% intervals<br>"
+                   "<sup>green: better, red: worse, where the interval excludes 0</sup>",
                    height=140 + 30 * len(rows))

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from modelkit import labels
+from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
 from modelkit.outside.card import is_outside_model, read_card
 from modelkit.runfolder import CONFIG_FILE, read_json, read_status
 
@@ -25,6 +26,9 @@ RECIPE_KEYS = ("backbone", "image_size", "weights", "epochs", "batch_size", "lr"
                "label_smoothing", "head_hidden", "dropout", "align", "corrections", "seed")
 TRAINING_DATA_KEYS = ("source", "root", "labels", "limit", "n_train", "n_val", "n_test",
                       "race_classes", "age_is_range", "corrections_sha256")
+# Groups listed in a vocabulary's order; race in the data's (most faces first), as
+# its classes are the run's.
+VOCABULARIES = {"gender": labels.GENDERS, "age_group": labels.AGE_GROUPS}
 OWN_SPLIT = None  # an evaluation of the run's own split, not of an evaluation set
 
 
@@ -72,10 +76,13 @@ def composition(predictions) -> dict:
     """Faces per gender, race and age group of an evaluated split (its true labels),
     unlabelled faces under ``labels.NOT_LABELLED``."""
     out = {}
-    for attribute in labels.ATTRIBUTES:
+    for attribute in GROUP_ATTRIBUTES:
         true = predictions[f"{attribute}_true"]
         column = true.astype(object).where(true.notna(), labels.NOT_LABELLED)
-        out[attribute] = {str(k): int(v) for k, v in column.value_counts(sort=False).items()}
+        found = column.value_counts()
+        order = [v for v in VOCABULARIES.get(attribute, ()) if v in found.index]
+        found = found.reindex(order + [v for v in found.index if v not in order])
+        out[attribute] = {str(k): int(v) for k, v in found.items()}
     return out
 
 

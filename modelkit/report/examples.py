@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modelkit import labels
 from modelkit.evaluate.metrics import SUMMARY_METRIC
+from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
 
 PER_GROUP = 3        # worst errors shown per weakest group
 PICTURE_SIDE = 128   # pixels of the longer side of each picture in the page
@@ -68,7 +68,7 @@ def weakest_group(evaluation, head: str):
     if metric not in set(evaluation.by_group["metric"]):
         return None
     rows = evaluation.worst_groups(metric, min_n=evaluation.settings.get("gap_min_n", 1))
-    rows = rows[rows["grouping"].isin(labels.ATTRIBUTES) & (rows["shortfall"] > 0)]
+    rows = rows[rows["grouping"].isin(GROUP_ATTRIBUTES) & (rows["shortfall"] > 0)]
     return None if rows.empty else rows.iloc[0]
 
 

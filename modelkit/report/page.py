@@ -17,6 +17,7 @@ from plotly.offline import get_plotlyjs
 from modelkit import labels
 from modelkit.evaluate.calibration import CALIBRATED_HEADS
 from modelkit.evaluate.metrics import SUMMARY_METRIC
+from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
 from modelkit.report import charts
 from modelkit.report import tables as t
 from modelkit.report.examples import data_uri
@@ -83,7 +84,8 @@ def _first_screen(report: dict) -> str:
     else:
         recipe, trained = model["recipe"], model["training_data"]
         what = (f"FaceScope run: {recipe.get('backbone')} backbone, {recipe.get('image_size')} px, "
-                f"{recipe.get('epochs')} epochs, balance {recipe.get('balance')}")
+                f"{recipe.get('epochs')} epoch{'' if recipe.get('epochs') == 1 else 's'}, "
+                f"balance {recipe.get('balance')}")
         sha = trained.get("sha256")
         data = (f"{trained.get('source')} at {trained.get('root')}: {trained.get('n_train')} train / "
                 f"{trained.get('n_val')} val / {trained.get('n_test')} test faces"
@@ -93,7 +95,7 @@ def _first_screen(report: dict) -> str:
                                      for e in report["evaluations"]))]
     grid = "".join(f"<div><b>{html.escape(k)}</b>: {html.escape(str(v))}</div>" for k, v in facts)
     rows = []
-    for grouping in ("overall", *labels.ATTRIBUTES):
+    for grouping in ("overall", *GROUP_ATTRIBUTES):
         groups = {"all faces": None} if grouping == "overall" else figures["by_group"].get(grouping, {})
         for group, entry in groups.items():
             cells = []
@@ -120,7 +122,7 @@ def _largest_gaps(figures: dict) -> str:
     lines = []
     for head in figures_heads(figures):
         metric = f"{head}_{SUMMARY_METRIC[head]}"
-        gaps = [(g, e) for g, m in figures["gaps"].items() if g in labels.ATTRIBUTES
+        gaps = [(g, e) for g, m in figures["gaps"].items() if g in GROUP_ATTRIBUTES
                 for name, e in m.items() if name == metric and e["difference"] is not None]
         if gaps:
             grouping, e = max(gaps, key=lambda item: item[1]["difference"])
@@ -153,7 +155,7 @@ def _data_section(report: dict) -> str:
         parts.append(_p(f"The train split before and after the balance plan "
                         f"({balance.get('balance')}, target {balance.get('target')}, at most "
                         f"{balance.get('max_repeat')} repeats of a face): images per group in one epoch."))
-        parts += [_chart(charts.balance_figure(balance, a), f"balance-{a}") for a in labels.ATTRIBUTES]
+        parts += [_chart(charts.balance_figure(balance, a), f"balance-{a}") for a in GROUP_ATTRIBUTES]
     else:
         parts.append(_p("No training balance is recorded for this model (see the caveats)."))
     for i, entry in enumerate(report["evaluations"]):
@@ -249,7 +251,7 @@ def _examples_section(examples: list) -> str:
     for e in examples:
         pictures = "".join(f'<img alt="{alt}" src="{data_uri(data)}">' for alt, data in
                            (("face", e.face_jpeg), (f"{e.saliency} map", e.overlay_jpeg)) if data)
-        true, pred = (t.number(v) if isinstance(v, float) else v for v in (e.true, e.pred))
+        true, pred = (f"{v:.1f} years" if e.head == "age" else v for v in (e.true, e.pred))
         text = (f"{e.evaluation} · {e.head} · weakest {t.grouping_title(e.grouping)}: {e.group} · "
                 f"true {true}, predicted {pred}" + (f" ({e.confidence:.0%} sure)" if e.confidence == e.confidence
                                                       and e.confidence is not None else "")

@@ -34,6 +34,15 @@ def with_interval(value, bounds) -> str:
     return number(value) + ("" if not bounds else f" {interval(bounds)}")
 
 
+def metric_label(metric: str) -> str:
+    """``race_macro_f1`` -> ``race macro F1``; ``age_mae`` -> ``age MAE``."""
+    words = {"mae": "MAE", "median_ae": "median AE", "f1": "F1", "macro_f1": "macro F1"}
+    for key in sorted(words, key=len, reverse=True):
+        if metric.endswith("_" + key):
+            return f"{metric[: -len(key) - 1].replace('_', ' ')} {words[key]}"
+    return metric.replace("_", " ")
+
+
 def grouping_title(key: str) -> str:
     """``race_x_gender`` -> ``race × gender``."""
     return " × ".join(ATTRIBUTE_TITLES.get(a, a).lower() for a in key.split("_x_"))
