@@ -7,7 +7,7 @@ interval: the same faces resampled for both runs.
 
 import streamlit as st
 
-from dashboard import compare_on_view
+from dashboard import compare_on_view, report_view
 from dashboard import compare_view as view
 from modelkit.prediction.evalsets import EVAL_SPLIT
 
@@ -28,6 +28,7 @@ result = view.compare_ui(baseline, others, split=split, on=on)
 if result is None:
     st.stop()
 view.summary_ui(result)
+report_view.compare_report_ui(baseline, others, on=on)
 view.not_comparable_ui(reasons)
 
 st.header("What differs")

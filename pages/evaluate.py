@@ -7,7 +7,7 @@ groups and the worst errors, each one click from its saliency map.
 
 import streamlit as st
 
-from dashboard import calibration_view, demo_view, eval_sets_view, loaders
+from dashboard import calibration_view, demo_view, eval_sets_view, loaders, report_view
 from dashboard import evaluate_view as view
 
 st.title("Evaluate")
@@ -19,10 +19,12 @@ if not runs:
     demo_view.demo_button_ui(key="evaluate_demo")
     st.stop()
 
-run_dir, compare_dir = view.run_picker_ui(runs)
-run_dir, compare_dir = eval_sets_view.evaluation_set_ui(run_dir, compare_dir)  # own split or another set
+picked, compared = view.run_picker_ui(runs)
+run_dir, compare_dir = eval_sets_view.evaluation_set_ui(picked, compared)  # own split or another set
 if run_dir is None:  # an outside model not yet predicted on any set: the form is shown
     st.stop()
+report_view.download_report_ui(picked, on=st.session_state.get("evaluate_set") or None,
+                               compare=[compared] if compare_dir is not None else [], key="evaluate_report")
 predictions = loaders.predictions(str(run_dir), loaders.predictions_mtime(run_dir))
 splits = view.evaluation_splits(predictions)
 if not splits:

@@ -23,6 +23,7 @@ import numpy as np
 
 from modelkit.evaluate.metrics import SUMMARY_METRIC
 from modelkit.evaluate.predictions import GROUP_ATTRIBUTES
+from modelkit.runfolder import MODEL_FILE
 
 PER_GROUP = 3        # worst errors shown per weakest group
 PICTURE_SIDE = 128   # pixels of the longer side of each picture in the page
@@ -133,7 +134,8 @@ def _explainer(run_dir: Path):
     from modelkit.outside.card import is_outside_model
 
     if not is_outside_model(run_dir):
-        return _GradCam(run_dir)
+        # A run whose model file is gone (deleted to save space) still shows its faces.
+        return _GradCam(run_dir) if (run_dir / MODEL_FILE).is_file() else _FacesOnly()
     try:
         from modelkit.prediction.predictors import check_predicts_faces, load_predictor
 

@@ -2,11 +2,13 @@
 
 Dataset (before/after charts react to the balance attribute) → Train (start a tiny
 run, watch it reach the end) → Evaluate (confusion matrices and per-group charts for
-that run) → Explain (a saliency overlay). One screenshot per page is saved under
+that run, its audit report downloaded) → Explain (a saliency overlay). One screenshot per page is saved under
 artifacts/e2e/.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +95,13 @@ def test_train_evaluate_explain_a_tiny_run(dashboard, browser):
         return kinds.filter(k => k === 'heatmap').length >= 3 && kinds.includes('bar'); }}""",
                            timeout=TIMEOUT_MS)
     shoot(page, "page_evaluate")
+    # The sidebar's report button downloads the run's audit report, built on the click.
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Download report").click()
+    saved = download.value
+    assert saved.suggested_filename.startswith("audit-") and saved.suggested_filename.endswith(".html")
+    report = Path(saved.path()).read_text(encoding="utf-8")
+    assert report.startswith("<!DOCTYPE html>") and 'id="headline"' in report
 
     # Explain: a saliency overlay for a face of the run's evaluation set.
     page.set_viewport_size({"width": 1400, "height": 1000})
