@@ -45,7 +45,7 @@ def render_page(report: dict, examples: list) -> str:
             _model_section(report), _data_section(report)]
     body += [_evaluation_section(e, i) for i, e in enumerate(report["evaluations"])]
     body += [_comparisons_section(report), _label_quality_section(report.get("label_quality")),
-             _examples_section(examples), _caveats_section(report["caveats"]), _made_section(report)]
+             _examples_section(examples, _midpoint_sets(report)), _caveats_section(report["caveats"]), _made_section(report)]
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>"
@@ -243,7 +243,12 @@ def _label_quality_section(quality: dict | None) -> str:
     return _section("label-quality", "Label quality", *parts)
 
 
-def _examples_section(examples: list) -> str:
+def _midpoint_sets(report: dict) -> set[str]:
+    """The evaluations whose true ages are the midpoints of ranges (FairFace's)."""
+    return {e["name"] for e in report["evaluations"] if e["evaluation"]["age_mae_vs_midpoint"]}
+
+
+def _examples_section(examples: list, midpoint_sets: set[str]) -> str:
     if not examples:
         return _section("examples", "Examples", _p("No group falls below the overall figure "
                                                    "with enough faces to pick examples from."))
@@ -252,6 +257,8 @@ def _examples_section(examples: list) -> str:
         pictures = "".join(f'<img alt="{alt}" src="{data_uri(data)}">' for alt, data in
                            (("face", e.face_jpeg), (f"{e.saliency} map", e.overlay_jpeg)) if data)
         true, pred = (f"{v:.1f} years" if e.head == "age" else v for v in (e.true, e.pred))
+        if e.head == "age" and e.evaluation in midpoint_sets:
+            true += " (its range's midpoint)"
         text = (f"{e.evaluation} · {e.head} · weakest {t.grouping_title(e.grouping)}: {e.group} · "
                 f"true {true}, predicted {pred}" + (f" ({e.confidence:.0%} sure)" if e.confidence == e.confidence
                                                       and e.confidence is not None else "")
