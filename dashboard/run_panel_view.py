@@ -111,7 +111,7 @@ def run_panel(run_id: str) -> None:
     st.subheader(f"{runs_view.STATE_ICONS.get(run.state, '')} {run.id} — {run.state}")
     st.caption(f"{run.config.get('source')} · {run.config.get('backbone')} · "
                f"{run.config.get('image_size')} px · batch {run.config.get('batch_size')} · "
-               f"lr {run.config.get('lr')} · folder {run.run_dir}")
+               f"lr {run.config.get('lr')} · {_precision(run.config)} · folder {run.run_dir}")
     st.progress(where["fraction"], text=progress_text(run, where))
     cells = st.columns(4)
     cells[0].metric("Images/s", f"{where['images_per_s']:.0f}" if where["images_per_s"] else "–")
@@ -155,3 +155,12 @@ def curves_ui(run: rk.RunInfo) -> None:
 
 
 live_run_panel = st.fragment(run_every=REFRESH_S)(run_panel)
+
+
+def _precision(config: dict) -> str:
+    """The precision the run trains in and why, once its trainer chose (config.json);
+    before that, what was asked for."""
+    used = config.get("precision_used")
+    if used:
+        return f"{used} ({config.get('precision_reason', '')})"
+    return f"precision {config['precision']}" if "precision" in config else "precision not recorded"

@@ -18,7 +18,7 @@ from dashboard import corrections_view, experiments_view
 from dashboard.titles import BALANCE_TITLES, HEAD_TITLES, SOURCE_TITLES
 from modelkit import labels, paths
 from modelkit import runs as rk
-from modelkit.config import BACKBONES, BALANCE_MODES, DEFAULTS, IMAGE_SIZES, SOURCES, TrainConfig
+from modelkit.config import BACKBONES, BALANCE_MODES, DEFAULTS, IMAGE_SIZES, PRECISIONS, SOURCES, TrainConfig
 
 NEEDS_ROOT = {"utkface": "the UTKFace image folder", "fairface": "the FairFace folder (with "
               "fairface_label_*.csv)", "imdbwiki": "the IMDB-WIKI folder (with imdb.mat or "
@@ -72,7 +72,8 @@ def _dataset_ui(column) -> dict:
 
 
 def _model_ui(column) -> dict:
-    """Model and optimiser widgets: backbone, image size, epochs, batch size, lr, EMA."""
+    """Model and optimiser widgets: backbone, image size, epochs, batch size, lr, EMA,
+    precision."""
     return {
         "backbone": column.selectbox("Backbone", BACKBONES,
                                      index=BACKBONES.index(DEFAULTS.backbone), key="train_backbone"),
@@ -89,6 +90,13 @@ def _model_ui(column) -> dict:
                                help="keep a moving average of the weights over the last "
                                     "~100 steps and save it: the last step's weights alone "
                                     "swing by years of age error from epoch to epoch"),
+        "precision": column.selectbox("Precision", PRECISIONS,
+                                      index=PRECISIONS.index(DEFAULTS.precision),
+                                      key="train_precision",
+                                      help="auto: bfloat16 where the CPU (AMX, AVX512-BF16) or "
+                                           "GPU (compute capability 8.0+) has units for it, "
+                                           "float16 on an older GPU, float32 otherwise. The "
+                                           "saved model is float32 either way."),
     }
 
 
@@ -165,6 +173,11 @@ def _devices(use_tensorflow: bool) -> dict:
     return rk.detect_devices(use_tensorflow=use_tensorflow)
 
 
+@st.cache_resource(show_spinner=False)
+def _auto_precision(kind: str) -> dict:
+    return rk.auto_precision(kind)
+
+
 def device_ui() -> None:
     """Which device training will use; the exact check (TensorFlow) on demand."""
     exact = st.session_state.get("train_device_exact", False)
@@ -173,6 +186,9 @@ def device_ui() -> None:
     name = ", ".join(info["names"]) if info["names"] else info["kind"]
     st.sidebar.markdown(f"**Training device:** {name}")
     st.sidebar.caption(info["note"])
+    precision = _auto_precision(info["kind"])
+    st.sidebar.markdown(f"**Precision (auto):** {precision['name']}",
+                        help=f"{precision['reason']}. The form's Precision overrides it.")
     if not exact and st.sidebar.button("Check with TensorFlow", key="train_device_check"):
         st.session_state["train_device_exact"] = True
         st.rerun()

@@ -58,6 +58,9 @@ ATTRIBUTE_TITLES = {"gender": "Gender", "race": "Race", "age_group": "Age group"
 MAX_PIXELS = 40_000_000               # 40 megapixels (e.g. 8000 x 5000)
 IMAGE_SIZES: tuple[int, ...] = (32, 48, 64, 96, 128, 160, 224)
 WEIGHTS_WORDS: tuple[str, ...] = ("none", "imagenet")
+# The floating-point precision of training; "auto" picks per machine
+# (modelkit.precision: bfloat16 where the CPU or GPU has units for it).
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 WEIGHTS_SUFFIXES: tuple[str, ...] = (".keras", ".weights.h5")
 # What a run's config.json adds to the settings once the trainer resolved them (the
 # data's race classes, the heads it trained, images per split, the corrections it
@@ -65,7 +68,8 @@ WEIGHTS_SUFFIXES: tuple[str, ...] = (".keras", ".weights.h5")
 # config file may hold.
 RESOLVED_KEYS: tuple[str, ...] = ("race_classes", "age_is_range", "heads", "n_train", "n_val",
                                   "n_test", "corrections_sha256", "corrections_applied",
-                                  "distribution", "provenance", "train_balance")
+                                  "distribution", "provenance", "train_balance",
+                                  "precision_used", "precision_reason")
 
 
 def check_keys(values: dict, *, allowed, what: str = "train setting") -> None:
@@ -162,6 +166,9 @@ class TrainConfig:
     # Detect and align each face first (modelkit.data.faces.align), for loosely cropped sets
     # such as FairFace's; images where no usable face is found are skipped.
     align: bool = False
+    # auto: bfloat16 on a CPU with AMX/AVX512-BF16 or a GPU of compute capability 8.0+,
+    # float16 on an older GPU, float32 otherwise; config.json records what was used.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate(files=False)
@@ -179,7 +186,8 @@ class TrainConfig:
         """
         for name, value, allowed in (("source", self.source, SOURCES),
                                      ("backbone", self.backbone, BACKBONES),
-                                     ("balance", self.balance, BALANCE_MODES)):
+                                     ("balance", self.balance, BALANCE_MODES),
+                                     ("precision", self.precision, PRECISIONS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         self.target = parse_target(self.target)

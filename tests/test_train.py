@@ -15,7 +15,6 @@ from PIL import Image
 from modelkit import labels, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset, assign_splits, build_manifest
-from modelkit.training import strategy
 from modelkit.training.fit import train
 
 pytestmark = pytest.mark.slow
@@ -147,6 +146,14 @@ class CancelAt(keras.callbacks.Callback):
             (self.run_dir / "CANCEL").touch()
 
 
+class StepCount(keras.callbacks.Callback):
+    """The optimizer's step count when training ends (the saved model is a float32
+    copy without the optimizer, whatever the run's precision)."""
+
+    def on_train_end(self, logs=None):
+        self.iterations = int(self.model.optimizer.iterations)
+
+
 def test_cancel_mid_epoch_then_resume_finishes_each_epoch_once(data, tmp_path):
     run = tmp_path / "run"
     train(config(epochs=3), run_dir=run, dataset=data, callbacks=[CancelAt(run, 2)], verbose=0)
@@ -158,7 +165,8 @@ def test_cancel_mid_epoch_then_resume_finishes_each_epoch_once(data, tmp_path):
     assert [e["epoch"] for e in epochs] == [1]
 
     (run / "CANCEL").unlink()
-    train(config(epochs=3), run_dir=run, dataset=data, resume=True, verbose=0)
+    steps = StepCount()
+    train(config(epochs=3), run_dir=run, dataset=data, resume=True, callbacks=[steps], verbose=0)
     epochs, lines = epoch_lines(run)
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     progress = [line["epoch"] for line in lines if line["type"] == "progress"]
@@ -166,8 +174,7 @@ def test_cancel_mid_epoch_then_resume_finishes_each_epoch_once(data, tmp_path):
     assert status(run)["state"] == "finished" and (run / "model.keras").is_file()
     # The optimizer state came back with the weights: its step count is the planned
     # epochs' steps, the cut-short epoch counted once.
-    model = keras.saving.load_model(run / "model.keras")
-    assert int(model.optimizer.iterations) == 3 * status(run)["steps_per_epoch"]
+    assert steps.iterations == 3 * status(run)["steps_per_epoch"]
 
 
 def test_cancel_in_the_first_epoch_then_resume_starts_it_again(data, tmp_path):
@@ -234,28 +241,32 @@ def test_heartbeat_keeps_beating_during_a_long_step(data, tmp_path):
     assert len(seen) >= 3  # at least one beat a second
 
 
-def test_the_gpu_s_mixed_precision_trains_saves_and_reloads(data, tmp_path, monkeypatch):
-    """A GPU run trains under mixed float16 (Keras wraps Adam in a loss-scale optimizer)
-    with the weight average on: forced here on the CPU, since no test gets a GPU. The run
-    finishes with finite losses, its softmaxes stay float32, and model.keras reloads in
-    a float32 process and predicts what the run wrote."""
-    def mixed() -> bool:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        return True
+@pytest.mark.parametrize("chosen", ["bfloat16", "float16"])
+def test_a_mixed_precision_run_trains_and_hands_on_a_float32_model(chosen, data, tmp_path,
+                                                                   capsys):
+    """A bfloat16 run (auto's choice on a CPU with AMX/AVX512-BF16 or a recent GPU) and a
+    float16 one (an older GPU's; Keras wraps Adam in a loss-scale optimizer), forced here
+    on the CPU with the weight average on. Each finishes with finite losses, says its
+    precision in its log and config.json, leaves the process's policy as it was, and
+    saves a float32 model that predicts what the run wrote and explains and exports."""
+    from modelkit import export, saliency
 
-    monkeypatch.setattr(strategy, "set_precision_policy", mixed)
-    try:
-        run = train(config(epochs=2, ema=True), run_dir=tmp_path / "mixed", dataset=data,
-                    verbose=0)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    run = train(config(epochs=2, ema=True, precision=chosen), run_dir=tmp_path / chosen,
+                dataset=data, verbose=0)
     assert status(run)["state"] == "finished", status(run)["error"]
+    assert f"precision: {chosen} (asked for {chosen}" in capsys.readouterr().out
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["precision"], saved["precision_used"]) == (chosen, chosen)
+    assert keras.mixed_precision.global_policy().name == "float32"
     epochs, _ = epoch_lines(run)
     assert all(np.isfinite(e["loss"]) and np.isfinite(e["val_loss"]) for e in epochs)
     model = keras.saving.load_model(run / "model.keras")
-    assert model.get_layer("gender").compute_dtype == "float32"
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
     frame, images = first_predictions(run)
     outputs = model.predict(images, verbose=0)
-    assert all(out.dtype == np.float32 for out in outputs)
     np.testing.assert_allclose(outputs[0], frame[[f"prob_gender_{g}" for g in labels.GENDERS]],
-                               atol=1e-2)  # float16 convolutions
+                               atol=1e-5)
+    maps = saliency.explain(saliency.load_run_model(run), images, head="gender", method="gradcam")
+    assert maps.shape == (4, 32, 32) and np.isfinite(maps).all() and maps.max() > 0
+    exported = export.export_run(run, out=tmp_path / f"{chosen}-tflite", format="tflite")
+    assert (exported.path / export.TFLITE_FILE).stat().st_size > 0

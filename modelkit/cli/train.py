@@ -82,6 +82,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
                         help="keep an exponential moving average of the weights and save it "
                              f"(default {'on' if D.ema else 'off'})")
+    parser.add_argument("--precision", choices=cfg.PRECISIONS,
+                        help="auto (the default): bfloat16 where the CPU (AMX, AVX512-BF16) or "
+                             "GPU (compute capability 8.0+) has units for it, float16 on an "
+                             "older GPU, float32 otherwise; the saved model is float32")
     parser.add_argument("--corrections", help="a corrections file of label decisions (the Review "
                         "page's, or `labels review`'s): relabel or drop those images")
     parser.add_argument("--align", action="store_true", default=None,

@@ -30,7 +30,7 @@ Example::
 """
 
 from modelkit.runs.control import cancel, delete, resume, wait
-from modelkit.runs.devices import detect_devices
+from modelkit.runs.devices import auto_precision, detect_devices
 from modelkit.runs.eta import epoch_metrics, progress
 from modelkit.runs.experiments import start_experiment
 from modelkit.runfolder import ACTIVE, FINAL, STALE_S, STATES, log_tail, read_metrics, read_status
@@ -40,7 +40,7 @@ from modelkit.runs.reconciler import DIED_REASON
 from modelkit.runs.registry import get_max_concurrent, list_runs, registry_path, show
 
 __all__ = ["ACTIVE", "DEDUP_WINDOW_S", "DIED_REASON", "FINAL", "STALE_S", "STATES", "RunInfo",
-           "cancel", "delete", "detect_devices", "epoch_metrics", "get_max_concurrent",
+           "auto_precision", "cancel", "delete", "detect_devices", "epoch_metrics", "get_max_concurrent",
            "list_runs", "log_tail", "progress", "read_metrics", "read_status", "reconcile",
            "registry_path", "resume", "set_max_concurrent", "show", "start_experiment",
            "start_run", "wait"]

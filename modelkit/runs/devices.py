@@ -1,7 +1,8 @@
 """Which device a training run will use: a quick answer and an exact one.
 
 The quick answer asks ``nvidia-smi`` (milliseconds, but it does not prove TensorFlow
-can use the GPU). The exact answer asks TensorFlow itself, in a subprocess: importing
+can use the GPU). Both say which precision ``--precision auto`` would pick there
+(``modelkit.precision``). The exact answer asks TensorFlow itself, in a subprocess: importing
 TensorFlow takes seconds and a Streamlit page must not do it in its own process.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+
+from modelkit.precision import choose_precision, cpu_flags
 
 _TF_DEVICES = ("import json, tensorflow as tf; print(json.dumps([tf.config.experimental."
                "get_device_details(d).get('device_name', d.name) for d in "
@@ -26,14 +29,32 @@ def _ask_tensorflow(timeout: float) -> list[str] | None:
         return None
 
 
-def _ask_nvidia_smi() -> list[str]:
-    """GPU names nvidia-smi lists; none when it is missing or fails."""
+def _ask_nvidia_smi(field: str = "name") -> list[str]:
+    """One ``--query-gpu`` field per GPU nvidia-smi lists; none when it is missing or
+    fails (an older nvidia-smi knows no ``compute_cap``)."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return []
     return [n.strip() for n in out.stdout.splitlines() if n.strip()] if out.returncode == 0 else []
+
+
+def auto_precision(kind: str) -> dict:
+    """``{"name", "reason"}``: what ``--precision auto`` picks on this machine's ``kind``
+    of device (a GPU's compute capability from nvidia-smi; unknown: its rule)."""
+    gpus = []
+    if kind == "GPU":
+        for cap in _ask_nvidia_smi("compute_cap"):
+            major, _, minor = cap.partition(".")
+            if major.isdigit() and minor.isdigit():
+                gpus.append((int(major), int(minor)))
+        if not gpus:
+            return {"name": "bfloat16 or float16",
+                    "reason": "auto: bfloat16 on a GPU of compute capability 8.0 or newer, "
+                              "float16 on an older one (train.log says which)"}
+    chosen = choose_precision("auto", gpus=gpus, flags=cpu_flags())
+    return {"name": chosen.name, "reason": chosen.reason}
 
 
 def detect_devices(*, use_tensorflow: bool = False, timeout: float = 120.0) -> dict:

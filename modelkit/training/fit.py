@@ -30,7 +30,7 @@ from pathlib import Path
 import keras
 
 from modelkit import model as modellib
-from modelkit import runfolder
+from modelkit import precision, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
 from modelkit.training import artifacts, strategy
@@ -80,7 +80,7 @@ def train(
         verbose = 1 if sys.stdout.isatty() else 2
     status = runfolder.StatusWriter(run_dir, epochs=config.epochs)
     timings = PhaseTimer()
-    with status.failing_on_error():
+    with status.failing_on_error(), precision.restored_policy():
         state = _train(config, run_dir=run_dir, resume=resume, dataset=dataset,
                        status=status, callbacks=list(callbacks), verbose=verbose,
                        timings=timings)
@@ -112,13 +112,15 @@ class PhaseTimer:
 def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
            callbacks: list, verbose, timings: PhaseTimer) -> str:
     keras.utils.set_random_seed(config.seed)
-    devices = strategy.local_strategy()
+    devices, chosen = strategy.local_strategy(config.precision)
+    print(f"precision: {chosen.name} ({chosen.reason})", flush=True)
     data = prepare_data(config, dataset=dataset)
     timings.lap("data")
     artifacts.write_run_config(run_dir, config, race_classes=data.race_classes,
                                heads=data.trained_heads,
                                age_is_range=data.dataset.age_is_range,
-                               split_sizes=data.split_sizes, **data.run_extras)
+                               split_sizes=data.split_sizes, precision_used=chosen.name,
+                               precision_reason=chosen.reason, **data.run_extras)
     status.update(steps_per_epoch=data.steps_per_epoch)
     backup_dir = run_dir / runfolder.BACKUP_DIR
     if not resume:
@@ -155,7 +157,9 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
 
 def _write_outputs(model: keras.Model, data: PreparedData, *, config: TrainConfig,
                    run_dir: Path) -> None:
-    """The final model and the predictions on the evaluation splits."""
+    """The final model, in float32 whatever the run trained in, and its predictions on
+    the evaluation splits."""
+    model = precision.float32_model(model)
     model.save(run_dir / runfolder.MODEL_FILE)
     frame = predict_frame(model, data.evaluation, image_size=config.image_size,
                           batch_size=config.batch_size, race_classes=data.race_classes,

@@ -6,39 +6,35 @@
   CPUs (the only collective implementation there) and NCCL where GPUs are
   (``modelkit.training.multiworker.trainer``).
 
-Both use mixed float16 on any GPU (Keras's optimizer then scales the loss) and
-float32 on a CPU.
+Both set Keras' precision policy first, from the run's ``precision``
+(``modelkit.precision``: ``auto`` picks bfloat16, float16 or float32 for the
+machine), and return what they chose with the strategy.
 """
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
-
-def set_precision_policy() -> bool:
-    """Mixed float16 when a GPU is visible, else float32; returns whether one is."""
-    gpus = tf.config.list_physical_devices("GPU")
-    keras.mixed_precision.set_global_policy("mixed_float16" if gpus else "float32")
-    return bool(gpus)
+from modelkit.precision import Precision, set_precision
 
 
-def local_strategy() -> tf.distribute.Strategy:
+def local_strategy(precision: str = "auto") -> tuple[tf.distribute.Strategy, Precision]:
     """The strategy of a single-process run: MirroredStrategy over several local GPUs,
-    the default strategy otherwise (one GPU or the CPU). Sets the precision policy."""
-    set_precision_policy()
+    the default strategy otherwise (one GPU or the CPU); and the precision set for
+    ``precision`` (a ``TrainConfig.precision``)."""
+    chosen = set_precision(precision)
     if len(tf.config.list_physical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+        return tf.distribute.MirroredStrategy(), chosen
+    return tf.distribute.get_strategy(), chosen
 
 
-def multi_worker_strategy() -> tf.distribute.MultiWorkerMirroredStrategy:
+def multi_worker_strategy(precision: str = "auto") -> tuple[
+        tf.distribute.MultiWorkerMirroredStrategy, Precision]:
     """A MultiWorkerMirroredStrategy from ``TF_CONFIG``; call it before any other
-    TensorFlow op, as the strategy requires. Sets the precision policy after it."""
+    TensorFlow op, as the strategy requires. Sets the precision after it."""
     impl = tf.distribute.experimental.CommunicationImplementation
     gpus = tf.config.list_physical_devices("GPU")
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=impl.AUTO if gpus else impl.RING)
     strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    set_precision_policy()
-    return strategy
+    return strategy, set_precision(precision)

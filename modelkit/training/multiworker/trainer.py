@@ -37,6 +37,7 @@ from modelkit import model as modellib
 from modelkit import objectives, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
+from modelkit.precision import Precision, float32_model
 from modelkit.training import artifacts, strategy
 from modelkit.training.multiworker.cluster import ClusterTask, cluster_task
 from modelkit.training.multiworker.step import DistributedSteps, accumulate, epoch_logs, masked_padding
@@ -59,13 +60,16 @@ def train_multi_worker(config: TrainConfig, *, run_dir: str | os.PathLike, resum
     if task is None:
         raise ValueError("train_multi_worker needs TF_CONFIG naming the cluster; without "
                          "it, train with modelkit.training.fit.train")
-    devices = strategy.multi_worker_strategy()  # before any other TensorFlow op
+    # Before any other TensorFlow op.
+    devices, chosen = strategy.multi_worker_strategy(config.precision)
     run_dir = Path(run_dir).resolve()
     if task.is_chief:
         run_dir.mkdir(parents=True, exist_ok=True)
     config = artifacts.run_config(config, run_dir=run_dir, resume=resume)
     status = runfolder.StatusWriter(run_dir, epochs=config.epochs) if task.is_chief else None
-    worker = _Worker(config, run_dir=run_dir, task=task, devices=devices, status=status,
+    print(f"precision: {chosen.name} ({chosen.reason})", flush=True)
+    worker = _Worker(config, run_dir=run_dir, task=task, devices=devices, precision=chosen,
+                     status=status,
                      verbose=1 if verbose == "auto" and sys.stdout.isatty() else verbose)
     try:
         if status is None:
@@ -102,8 +106,9 @@ class _Worker:
     """One worker's run: data, model, checkpoints, the epoch loop and the outputs."""
 
     def __init__(self, config: TrainConfig, *, run_dir: Path, task: ClusterTask, devices,
-                 status: runfolder.StatusWriter | None, verbose):
+                 precision: Precision, status: runfolder.StatusWriter | None, verbose):
         self.config, self.run_dir, self.task, self.devices = config, run_dir, task, devices
+        self.precision = precision
         self.status, self.verbose = status, verbose
         self.replicas = devices.num_replicas_in_sync
         self.global_batch = config.batch_size * self.replicas
@@ -242,6 +247,7 @@ class _Worker:
             self.run_dir, self.config, race_classes=self.data.race_classes,
             heads=self.data.trained_heads,
             age_is_range=self.data.dataset.age_is_range, split_sizes=self.data.split_sizes,
+            precision_used=self.precision.name, precision_reason=self.precision.reason,
             **self.data.run_extras,
             distribution={"strategy": "MultiWorkerMirroredStrategy", "workers": self.task.workers,
                           "replicas": self.replicas, "global_batch_size": self.global_batch,
@@ -255,12 +261,14 @@ class _Worker:
             shutil.rmtree(self.own_dir, ignore_errors=True)
 
     def _save_model(self) -> None:
-        """Every worker saves (a collective); the others' copies go to scratch."""
+        """Every worker saves (a collective) the model in float32; the others' copies go
+        to scratch."""
+        model = float32_model(self.model)
         if self.task.is_chief:
-            self.model.save(self.run_dir / runfolder.MODEL_FILE)
+            model.save(self.run_dir / runfolder.MODEL_FILE)
             return
         scratch = Path(tempfile.mkdtemp(prefix="facescope-worker-model-"))
-        self.model.save(scratch / runfolder.MODEL_FILE)
+        model.save(scratch / runfolder.MODEL_FILE)
         shutil.rmtree(scratch, ignore_errors=True)
 
     def _write_predictions(self) -> None:
