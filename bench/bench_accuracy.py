@@ -53,7 +53,8 @@ def train_one(args, seed: int) -> tuple[Path, float]:
     from modelkit.training.fit import train
 
     config = TrainConfig(source="utkface", root=args.root, seed=seed, limit=args.limit,
-                         **({"backbone": args.backbone} if args.backbone else {}))
+                         **({"backbone": args.backbone} if args.backbone else {}),
+                         **({"precision": args.precision} if args.precision else {}))
     if args.epochs:
         config.epochs = args.epochs
     run_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="bench-accuracy-")) / f"seed-{seed}"
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, default=None, help="override (default: the CLI's)")
     parser.add_argument("--backbone", default=None, help="override (default: the CLI's)")
+    parser.add_argument("--precision", default=None, help="override (default: the CLI's, auto)")
     parser.add_argument("--limit", type=int, default=None, help="use N faces (a quick check)")
     parser.add_argument("--warm-cache", action="store_true",
                         help="reuse the image cache instead of a fresh one per run")

@@ -17,7 +17,8 @@ from them at once.
 
 Either way batches are cast to float32, augmented whole (in parallel, each batch
 with its own stateless seed) and prefetched, so the CPU prepares the next batches
-while the model trains on this one. Evaluation keeps the manifest's order.
+while the model trains on this one; tf.data's autotuner is off
+(``modelkit.data.tuning`` says why). Evaluation keeps the manifest's order.
 
 Example:
     >>> ds = make_dataset(manifest, split="train", image_size=64, batch_size=32,
@@ -35,8 +36,8 @@ import pandas as pd
 import tensorflow as tf
 
 from modelkit import labels
+from modelkit.data.tuning import PARALLEL_CALLS, PREFETCH_BATCHES, untuned
 
-AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("gender", "race", "age", "age_group")
 
 
@@ -156,20 +157,20 @@ def make_dataset(
             report(store.describe(limit=ram_limit()))
         ds = ds.batch(batch_size).map(
             lambda i: (to_model_input_tf(_gather(store.pixels, i, image_size)), batch_targets(i)),
-            num_parallel_calls=AUTOTUNE)
+            num_parallel_calls=PARALLEL_CALLS)
     else:
         from modelkit.data.decode import read_image_tf
         files = tf.constant(paths)
         ds = ds.map(lambda i: (i, read_image_tf(tf.gather(files, i), image_size=image_size)),
-                    num_parallel_calls=AUTOTUNE, deterministic=not training)
+                    num_parallel_calls=PARALLEL_CALLS, deterministic=not training)
         ds = ds.batch(batch_size).map(lambda i, x: (to_model_input_tf(x), batch_targets(i)))
     if training and augment is not None:
         # Each batch gets its own stateless seed from the run's seed (a new stream every
         # epoch), so batches augment in parallel and the order stays the seed's.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda batch, pair: (augment(batch[0], pair), batch[1]), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+            lambda batch, pair: (augment(batch[0], pair), batch[1]), num_parallel_calls=PARALLEL_CALLS)
+    return untuned(ds.prefetch(PREFETCH_BATCHES))
 
 
 def _gather(pixels: np.ndarray, rows: tf.Tensor, image_size: int) -> tf.Tensor:

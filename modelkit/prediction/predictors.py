@@ -219,10 +219,10 @@ def _decoded_batches(paths: pd.Series, size: tuple[int, int], batch_size: int):
     training pipeline does (``modelkit.data.decode``), read in parallel by tf.data."""
     import tensorflow as tf
 
-    from modelkit.data import decode
+    from modelkit.data import decode, tuning
 
     ds = tf.data.Dataset.from_tensor_slices(paths.astype(str).to_numpy())
     ds = ds.map(lambda p: decode.decode_resized_tf(tf.io.read_file(p), image_size=tuple(size)),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    for batch in ds.batch(batch_size).prefetch(2):
+                num_parallel_calls=tuning.PARALLEL_CALLS)
+    for batch in tuning.untuned(ds.batch(batch_size).prefetch(tuning.PREFETCH_BATCHES)):
         yield batch.numpy()

@@ -240,12 +240,14 @@ def decode_into(pixels: np.ndarray, files: Sequence[str], *, image_size: int) ->
     each image carries its row)."""
     import tensorflow as tf
 
+    from modelkit.data import tuning
     from modelkit.data.decode import read_image_tf
 
     if not len(files):
         return
     ds = tf.data.Dataset.from_tensor_slices((np.arange(len(files)), list(files)))
     ds = ds.map(lambda i, p: (i, read_image_tf(p, image_size=image_size)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-    for rows, images in ds.batch(DECODE_BATCH).prefetch(2).as_numpy_iterator():
+                num_parallel_calls=tuning.PARALLEL_CALLS, deterministic=False)
+    ds = tuning.untuned(ds.batch(DECODE_BATCH).prefetch(tuning.PREFETCH_BATCHES))
+    for rows, images in ds.as_numpy_iterator():
         pixels[rows] = images

@@ -37,6 +37,7 @@ from modelkit import model as modellib
 from modelkit import objectives, runfolder
 from modelkit.config import TrainConfig
 from modelkit.data.manifest import Dataset
+from modelkit.data.tuning import PREFETCH_BATCHES
 from modelkit.precision import Precision, float32_model
 from modelkit.training import artifacts, strategy
 from modelkit.training.multiworker.cluster import ClusterTask, cluster_task
@@ -138,7 +139,7 @@ class _Worker:
         batch, so together the workers see each image once per epoch."""
         ds = ds.unbatch()
         ds = ds.repeat() if training else ds.concatenate(masked_padding(ds.element_spec, count=pad))
-        ds = ds.batch(self.global_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        ds = ds.batch(self.global_batch, drop_remainder=True).prefetch(PREFETCH_BATCHES)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = \
             tf.data.experimental.AutoShardPolicy.DATA
