@@ -1,6 +1,7 @@
-"""What one training step costs, per backbone, with and without XLA, on in-memory batches.
+"""What one training step costs, per backbone, precision and XLA, on in-memory batches.
 
     .venv/bin/python bench/bench_train_step.py --backbones small_cnn small_cnn_deep --xla both
+    .venv/bin/python bench/bench_train_step.py --xla off --precisions float32 bfloat16 auto
 
 Each variant is the run's model (``model.run_model`` of ``train``'s defaults: EMA,
 the cosine schedule, dropout) fed one fixed random batch through
@@ -37,14 +38,23 @@ def random_batch(size: int, batch_size: int, n_races: int, seed: int = 0):
     return x, {k: np.asarray(v) for k, v in model_targets(targets).items()}
 
 
-def compiled(backbone: str, *, size: int, xla: bool, races: list[str]):
+def compiled(backbone: str, *, size: int, xla: bool, races: list[str],
+             precision: str = "float32"):
     """The model ``train`` builds and compiles for this backbone and size (its defaults
-    otherwise), with XLA on or off."""
+    otherwise), with XLA on or off, in ``precision`` (``auto``: what a run here picks).
+    Each model keeps the policy it was built under, so variants interleave."""
+    import keras
+
+    from modelkit import precision as precisions
     from modelkit.config import TrainConfig
     from modelkit.model import run_model
 
-    model = run_model(TrainConfig(backbone=backbone, image_size=size), race_classes=races,
-                      steps_per_epoch=1_000)
+    precisions.set_precision(precision)
+    try:
+        model = run_model(TrainConfig(backbone=backbone, image_size=size), race_classes=races,
+                          steps_per_epoch=1_000)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     model.jit_compile = xla  # "auto" means off on a CPU-only machine
     return model
 
@@ -62,6 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backbones", nargs="+", default=["small_cnn", "small_cnn_deep"])
     parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
+    parser.add_argument("--precisions", nargs="+", default=["float32"],
+                        help="float32, bfloat16, float16 and/or auto")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per pass")
@@ -69,18 +81,22 @@ def main() -> None:
     args = parser.parse_args()
 
     from modelkit import labels
+    from modelkit.precision import choose_precision, cpu_flags, gpu_capabilities
 
     races = list(labels.UTKFACE_RACES)
     batch = random_batch(args.image_size, args.batch_size, len(races))
     xlas = {"off": [False], "on": [True], "both": [False, True]}[args.xla]
+    auto = choose_precision("auto", gpus=gpu_capabilities(), flags=cpu_flags())
     print(f"# load before: {os.getloadavg()}, {os.cpu_count()} cores, "
-          f"{args.image_size} px, batch {args.batch_size}")
+          f"{args.image_size} px, batch {args.batch_size}; auto = {auto.name} ({auto.reason})")
     variants = {}
     for backbone in args.backbones:
         for xla in xlas:
-            model = compiled(backbone, size=args.image_size, xla=xla, races=races)
-            step_ms(model, batch, 3)  # traces (and compiles) the step
-            variants[(backbone, xla)] = (model, [], [])
+            for precision in args.precisions:
+                model = compiled(backbone, size=args.image_size, xla=xla, races=races,
+                                 precision=precision)
+                step_ms(model, batch, 3)  # traces (and compiles) the step
+                variants[(backbone, xla, precision)] = (model, [], [])
     keys = list(variants)
     for p in range(args.passes):
         for key in keys[p % len(keys):] + keys[:p % len(keys)]:
@@ -89,12 +105,16 @@ def main() -> None:
             steps.extend(times)
             medians.append(statistics.median(times))
     print(f"# load after: {os.getloadavg()}")
-    print("| backbone | XLA | parameters | median ms / step | pass medians, min–max | images/s |")
-    print("|---|---|---|---|---|---|")
-    for (backbone, xla), (model, steps, medians) in variants.items():
+    print("| backbone | XLA | precision | parameters | median ms / step | pass medians, min–max "
+          "| images/s | vs float32 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (backbone, xla, precision), (model, steps, medians) in variants.items():
         median = statistics.median(steps)
-        print(f"| {backbone} | {'on' if xla else 'off'} | {model.count_params():,} | {median:.0f} | "
-              f"{min(medians):.0f}–{max(medians):.0f} | {args.batch_size / median * 1000:.0f} |")
+        base = variants.get((backbone, xla, "float32"))
+        ratio = f"{statistics.median(base[1]) / median:.2f}×" if base else "–"
+        print(f"| {backbone} | {'on' if xla else 'off'} | {precision} | {model.count_params():,} | "
+              f"{median:.0f} | {min(medians):.0f}–{max(medians):.0f} | "
+              f"{args.batch_size / median * 1000:.0f} | {ratio} |")
 
 
 if __name__ == "__main__":
