@@ -6,7 +6,8 @@ One concept per module, shared by the two trainers, which never import each othe
 - ``artifacts``: every write to the run folder (status heartbeat, metrics lines,
   config.json, predictions.parquet, checkpoint paths, CANCEL);
 - ``callbacks``: the Keras callbacks of ``model.fit`` (metrics lines, status, cancel);
-- ``strategy``: the precision policy and the ``tf.distribute`` strategy per machine;
+- ``strategy``: the ``tf.distribute`` strategy per machine, and the precision
+  (``modelkit.precision``) it sets first;
 - ``predict``: the per-image predictions table of the evaluation splits;
 - ``fit``: single-process training with ``model.fit`` (``train``);
 - ``multiworker``: ``TF_CONFIG`` clusters: ``cluster`` (parsing, no TensorFlow),
