@@ -43,18 +43,14 @@ def compiled(backbone: str, *, size: int, xla: bool, races: list[str],
     """The model ``train`` builds and compiles for this backbone and size (its defaults
     otherwise), with XLA on or off, in ``precision`` (``auto``: what a run here picks).
     Each model keeps the policy it was built under, so variants interleave."""
-    import keras
-
     from modelkit import precision as precisions
     from modelkit.config import TrainConfig
     from modelkit.model import run_model
 
-    precisions.set_precision(precision)
-    try:
+    with precisions.restored_policy():
+        precisions.set_precision(precision)
         model = run_model(TrainConfig(backbone=backbone, image_size=size), race_classes=races,
                           steps_per_epoch=1_000)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     model.jit_compile = xla  # "auto" means off on a CPU-only machine
     return model
 

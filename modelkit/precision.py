@@ -44,6 +44,9 @@ class Precision:
     def policy(self) -> str:
         return POLICIES[self.name]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reason})"
+
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU's feature flags (Linux's ``/proc/cpuinfo``); empty where it cannot be
@@ -129,7 +132,6 @@ def float32_model(model):
 
     Mixed policies keep their variables in float32, so the weights copy exactly.
     """
-
     config = model.get_config()
     if not _to_float32(config):
         return model

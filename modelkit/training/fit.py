@@ -113,7 +113,7 @@ def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
            callbacks: list, verbose, timings: PhaseTimer) -> str:
     keras.utils.set_random_seed(config.seed)
     devices, chosen = strategy.local_strategy(config.precision)
-    print(f"precision: {chosen.name} ({chosen.reason})", flush=True)
+    print(f"precision: {chosen}", flush=True)
     data = prepare_data(config, dataset=dataset)
     timings.lap("data")
     artifacts.write_run_config(run_dir, config, race_classes=data.race_classes,

@@ -68,7 +68,7 @@ def train_multi_worker(config: TrainConfig, *, run_dir: str | os.PathLike, resum
         run_dir.mkdir(parents=True, exist_ok=True)
     config = artifacts.run_config(config, run_dir=run_dir, resume=resume)
     status = runfolder.StatusWriter(run_dir, epochs=config.epochs) if task.is_chief else None
-    print(f"precision: {chosen.name} ({chosen.reason})", flush=True)
+    print(f"precision: {chosen}", flush=True)
     worker = _Worker(config, run_dir=run_dir, task=task, devices=devices, precision=chosen,
                      status=status,
                      verbose=1 if verbose == "auto" and sys.stdout.isatty() else verbose)
