@@ -48,7 +48,7 @@ def compiled(backbone: str, *, size: int, xla: bool, races: list[str],
     from modelkit.model import run_model
 
     with precisions.restored_policy():
-        precisions.set_precision(precision)
+        precisions.set_precision(precision, backbone)
         model = run_model(TrainConfig(backbone=backbone, image_size=size), race_classes=races,
                           steps_per_epoch=1_000)
     model.jit_compile = xla  # "auto" means off on a CPU-only machine

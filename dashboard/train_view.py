@@ -188,7 +188,8 @@ def device_ui() -> None:
     st.sidebar.caption(info["note"])
     precision = _auto_precision(info["kind"])
     st.sidebar.markdown(f"**Precision (auto):** {precision['name']}",
-                        help=f"{precision['reason']}. The form's Precision overrides it.")
+                        help=f"{precision['reason']}. {precision['exceptions']} "
+                             "The form's Precision overrides it.")
     if not exact and st.sidebar.button("Check with TensorFlow", key="train_device_check"):
         st.session_state["train_device_exact"] = True
         st.rerun()

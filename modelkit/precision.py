@@ -5,7 +5,9 @@
 - **bfloat16** on a CPU with AMX or AVX512-BF16, whose matrix units oneDNN uses for
   bfloat16 convolutions and matmuls, and on a GPU of compute capability 8.0 or newer;
 - **float16** on an older GPU (its tensor cores; Keras then scales the loss);
-- **float32** otherwise: without those units a 16-bit type is emulated, and slower.
+- **float32** otherwise: without those units a 16-bit type is emulated, and slower;
+  and on the CPU for the depthwise backbones (``CPU_FLOAT32_BACKBONES``), whose
+  bfloat16 steps ran at 0.62-0.71x of float32 on a Zen 4 CPU (docs/BENCHMARKS.md §18).
 
 bfloat16 and float16 are Keras' *mixed* policies: the variables stay float32, the
 layers compute in 16 bits, and the heads' softmaxes (``dtype="float32"`` in
@@ -30,6 +32,9 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixe
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 # The first GPU generation with bfloat16 tensor cores (Ampere).
 BF16_GPU_CAPABILITY = (8, 0)
+# Backbones built on depthwise convolutions: oneDNN runs those slower in bfloat16 than
+# in float32 on the CPU, so ``auto`` keeps them in float32 there.
+CPU_FLOAT32_BACKBONES = ("mobilenet_v3_small", "efficientnet_b0")
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,10 @@ def gpu_capabilities() -> list[tuple[int, int]]:
 
 
 def choose_precision(requested: str, *, gpus: list[tuple[int, int]],
-                     flags: frozenset[str]) -> Precision:
+                     flags: frozenset[str], backbone: str | None = None) -> Precision:
     """The precision for ``requested`` (``auto`` or a precision) on a machine with
-    ``gpus`` (their compute capabilities; empty: the CPU trains) and CPU ``flags``.
+    ``gpus`` (their compute capabilities; empty: the CPU trains) and CPU ``flags``,
+    for ``backbone`` (None: the machine's rule, whatever the backbone).
 
     Raises:
         ValueError: ``requested`` is not one of ``PRECISIONS``.
@@ -95,6 +101,9 @@ def choose_precision(requested: str, *, gpus: list[tuple[int, int]],
         return Precision("float16", f"auto: GPU compute capability {shown} is older than "
                                     "8.0, so float16 tensor cores (with loss scaling)")
     units = [flag for flag in BF16_CPU_FLAGS if flag in flags]
+    if units and backbone in CPU_FLOAT32_BACKBONES:
+        return Precision("float32", f"auto: {backbone}'s depthwise convolutions train "
+                                    "slower in bfloat16 than in float32 on a CPU")
     if units:
         return Precision("bfloat16", f"auto: this CPU has {' and '.join(units)}, which "
                                      "oneDNN uses for bfloat16 convolutions and matmuls")
@@ -102,12 +111,13 @@ def choose_precision(requested: str, *, gpus: list[tuple[int, int]],
                                 "so 16-bit types would be emulated")
 
 
-def set_precision(requested: str) -> Precision:
-    """Choose the precision for this machine and make it Keras' global policy (build
-    the model after this)."""
+def set_precision(requested: str, backbone: str | None = None) -> Precision:
+    """Choose the precision for this machine and ``backbone`` and make it Keras'
+    global policy (build the model after this)."""
     import keras
 
-    chosen = choose_precision(requested, gpus=gpu_capabilities(), flags=cpu_flags())
+    chosen = choose_precision(requested, gpus=gpu_capabilities(), flags=cpu_flags(),
+                              backbone=backbone)
     keras.mixed_precision.set_global_policy(chosen.policy)
     return chosen
 

@@ -40,6 +40,29 @@ def test_auto_says_why_in_words_a_user_can_check():
     assert "compute capability 7.5" in choose_precision("auto", gpus=[(7, 5)], flags=OLD_CPU).reason
 
 
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v3_small", "efficientnet_b0"])
+def test_auto_keeps_depthwise_backbones_in_float32_on_a_cpu_only(backbone):
+    """Their bfloat16 steps ran at about 0.65x of float32 on this CPU (BENCHMARKS §18);
+    a GPU's tensor cores still get the mixed policy."""
+    on_cpu = choose_precision("auto", gpus=[], flags=ZEN4, backbone=backbone)
+    assert on_cpu.name == "float32"
+    assert f"{backbone}'s depthwise convolutions" in on_cpu.reason
+    assert choose_precision("auto", gpus=[(9, 0)], flags=ZEN4, backbone=backbone).name == "bfloat16"
+    assert choose_precision("auto", gpus=[], flags=ZEN4, backbone="small_cnn").name == "bfloat16"
+    assert choose_precision("bfloat16", gpus=[], flags=ZEN4, backbone=backbone).name == "bfloat16"
+
+
+def test_the_train_page_says_which_backbones_auto_keeps_in_float32(monkeypatch):
+    from modelkit.runs import devices
+
+    monkeypatch.setattr(devices, "cpu_flags", lambda: ZEN4)
+    said = devices.auto_precision("CPU")
+    assert said["name"] == "bfloat16"
+    assert said["exceptions"].startswith("For efficientnet_b0 and mobilenet_v3_small it picks float32")
+    monkeypatch.setattr(devices, "cpu_flags", lambda: OLD_CPU)
+    assert devices.auto_precision("CPU")["exceptions"] == ""
+
 def test_an_explicit_precision_wins_over_the_machine():
     chosen = choose_precision("float32", gpus=[(9, 0)], flags=XEON_AMX)
     assert (chosen.name, chosen.reason) == ("float32", "asked for float32 (on the GPU)")

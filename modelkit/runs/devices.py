@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from modelkit.precision import choose_precision, cpu_flags
+from modelkit.precision import CPU_FLOAT32_BACKBONES, choose_precision, cpu_flags
 
 _TF_DEVICES = ("import json, tensorflow as tf; print(json.dumps([tf.config.experimental."
                "get_device_details(d).get('device_name', d.name) for d in "
@@ -41,8 +41,9 @@ def _ask_nvidia_smi(field: str = "name") -> list[str]:
 
 
 def auto_precision(kind: str) -> dict:
-    """``{"name", "reason"}``: what ``--precision auto`` picks on this machine's ``kind``
-    of device (a GPU's compute capability from nvidia-smi; unknown: its rule)."""
+    """``{"name", "reason", "exceptions"}``: what ``--precision auto`` picks on this
+    machine's ``kind`` of device (a GPU's compute capability from nvidia-smi; unknown:
+    its rule), and the backbones for which it picks otherwise."""
     gpus = []
     if kind == "GPU":
         for cap in _ask_nvidia_smi("compute_cap"):
@@ -52,9 +53,15 @@ def auto_precision(kind: str) -> dict:
         if not gpus:
             return {"name": "bfloat16 or float16",
                     "reason": "auto: bfloat16 on a GPU of compute capability 8.0 or newer, "
-                              "float16 on an older one (train.log says which)"}
-    chosen = choose_precision("auto", gpus=gpus, flags=cpu_flags())
-    return {"name": chosen.name, "reason": chosen.reason}
+                              "float16 on an older one (train.log says which)",
+                    "exceptions": ""}
+    flags = cpu_flags()
+    chosen = choose_precision("auto", gpus=gpus, flags=flags)
+    exceptions = sorted(b for b in CPU_FLOAT32_BACKBONES if choose_precision(
+        "auto", gpus=gpus, flags=flags, backbone=b).name != chosen.name)
+    said = (f"For {' and '.join(exceptions)} it picks float32: their depthwise convolutions "
+            "train slower in bfloat16 on a CPU." if exceptions else "")
+    return {"name": chosen.name, "reason": chosen.reason, "exceptions": said}
 
 
 def detect_devices(*, use_tensorflow: bool = False, timeout: float = 120.0) -> dict:

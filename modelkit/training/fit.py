@@ -112,7 +112,7 @@ class PhaseTimer:
 def _train(config: TrainConfig, *, run_dir: Path, resume: bool, dataset, status,
            callbacks: list, verbose, timings: PhaseTimer) -> str:
     keras.utils.set_random_seed(config.seed)
-    devices, chosen = strategy.local_strategy(config.precision)
+    devices, chosen = strategy.local_strategy(config.precision, config.backbone)
     print(f"precision: {chosen}", flush=True)
     data = prepare_data(config, dataset=dataset)
     timings.lap("data")

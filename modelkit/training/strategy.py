@@ -18,17 +18,18 @@ import tensorflow as tf
 from modelkit.precision import Precision, set_precision
 
 
-def local_strategy(precision: str = "auto") -> tuple[tf.distribute.Strategy, Precision]:
+def local_strategy(precision: str = "auto", backbone: str | None = None) -> tuple[
+        tf.distribute.Strategy, Precision]:
     """The strategy of a single-process run: MirroredStrategy over several local GPUs,
     the default strategy otherwise (one GPU or the CPU); and the precision set for
-    ``precision`` (a ``TrainConfig.precision``)."""
-    chosen = set_precision(precision)
+    ``precision`` (a ``TrainConfig.precision``) and ``backbone``."""
+    chosen = set_precision(precision, backbone)
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy(), chosen
     return tf.distribute.get_strategy(), chosen
 
 
-def multi_worker_strategy(precision: str = "auto") -> tuple[
+def multi_worker_strategy(precision: str = "auto", backbone: str | None = None) -> tuple[
         tf.distribute.MultiWorkerMirroredStrategy, Precision]:
     """A MultiWorkerMirroredStrategy from ``TF_CONFIG``; call it before any other
     TensorFlow op, as the strategy requires. Sets the precision after it."""
@@ -37,4 +38,4 @@ def multi_worker_strategy(precision: str = "auto") -> tuple[
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=impl.AUTO if gpus else impl.RING)
     strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    return strategy, set_precision(precision)
+    return strategy, set_precision(precision, backbone)

@@ -62,7 +62,7 @@ def train_multi_worker(config: TrainConfig, *, run_dir: str | os.PathLike, resum
         raise ValueError("train_multi_worker needs TF_CONFIG naming the cluster; without "
                          "it, train with modelkit.training.fit.train")
     # Before any other TensorFlow op.
-    devices, chosen = strategy.multi_worker_strategy(config.precision)
+    devices, chosen = strategy.multi_worker_strategy(config.precision, config.backbone)
     run_dir = Path(run_dir).resolve()
     if task.is_chief:
         run_dir.mkdir(parents=True, exist_ok=True)
