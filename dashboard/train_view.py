@@ -97,6 +97,23 @@ def _model_ui(column) -> dict:
                                            "GPU (compute capability 8.0+) has units for it, "
                                            "float16 on an older GPU, float32 otherwise. The "
                                            "saved model is float32 either way."),
+        **_transfer_ui(column),
+    }
+
+
+def _transfer_ui(column) -> dict:
+    """The transfer recipe's two settings: used with a pretrained backbone (dlib_resnet)."""
+    first, second = column.columns(2)
+    return {
+        "freeze_epochs": int(first.number_input(
+            "Frozen epochs", min_value=0, max_value=500, value=DEFAULTS.freeze_epochs,
+            key="train_freeze_epochs", help="pretrained backbones (dlib_resnet): the first N "
+                                            "epochs train only the heads")),
+        "backbone_lr_scale": float(second.number_input(
+            "Backbone learning-rate scale", min_value=0.001, max_value=1.0,
+            value=DEFAULTS.backbone_lr_scale, step=0.05, format="%.3f",
+            key="train_backbone_lr_scale", help="pretrained backbones: the backbone learns at "
+                                                "this share of the learning rate")),
     }
 
 

@@ -32,11 +32,12 @@ SOURCES: tuple[str, ...] = ("synthetic", "utkface", "fairface", "imdbwiki", "csv
 SOURCE_TITLES = {"synthetic": "Synthetic faces", "utkface": "UTKFace", "fairface": "FairFace",
                  "imdbwiki": "IMDB-WIKI", "csv": "CSV file"}
 # small_cnn_deep: small_cnn with a second conv in its middle stages, for a longer budget.
+# dlib_resnet: dlib's pretrained age network (modelkit.pretrained.dlib_resnet).
 BACKBONES: tuple[str, ...] = ("small_cnn", "small_cnn_deep", "mobilenet_v3_small",
-                              "efficientnet_b0", "inception_resnet_v2")
+                              "efficientnet_b0", "inception_resnet_v2", "dlib_resnet")
 # The smallest square input each backbone builds at (keras.applications' own minimums).
 MIN_IMAGE_SIZE = {"small_cnn": 16, "small_cnn_deep": 16, "mobilenet_v3_small": 32,
-                  "efficientnet_b0": 32, "inception_resnet_v2": 75}
+                  "efficientnet_b0": 32, "inception_resnet_v2": 75, "dlib_resnet": 32}
 # The backbones that keras.applications can start from ImageNet weights (a download).
 IMAGENET_BACKBONES: tuple[str, ...] = ("mobilenet_v3_small", "efficientnet_b0", "inception_resnet_v2")
 # "none" trains on the split as it is; the others oversample to balance that attribute
@@ -61,7 +62,10 @@ WEIGHTS_WORDS: tuple[str, ...] = ("none", "imagenet")
 # The floating-point precision of training; "auto" picks per machine
 # (modelkit.precision: bfloat16 where the CPU or GPU has units for it).
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
+# An earlier run's model (.keras) or weights (.weights.h5); and for keras.applications
+# backbones an ImageNet file as Keras downloads it (.h5; modelkit.pretrained.weights).
 WEIGHTS_SUFFIXES: tuple[str, ...] = (".keras", ".weights.h5")
+IMAGENET_WEIGHTS_SUFFIX = ".h5"
 # What a run's config.json adds to the settings once the trainer resolved them (the
 # data's race classes, the heads it trained, images per split, the corrections it
 # applied, the multi-worker layout): the only keys beside TrainConfig's fields that a
@@ -169,6 +173,15 @@ class TrainConfig:
     # auto: bfloat16 on a CPU with AMX/AVX512-BF16 or a GPU of compute capability 8.0+,
     # float16 on an older GPU, float32 otherwise; config.json records what was used.
     precision: str = "auto"
+    # A pretrained backbone's transfer recipe (modelkit.pretrained.transfer): the first
+    # freeze_epochs train the heads only; then the backbone learns at lr * backbone_lr_scale.
+    freeze_epochs: int = 0
+    backbone_lr_scale: float = 1.0
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the backbone starts from trained weights (dlib's, ImageNet's, a file)."""
+        return self.backbone == "dlib_resnet" or self.weights != "none"
 
     def __post_init__(self) -> None:
         self.validate(files=False)
@@ -231,9 +244,23 @@ class TrainConfig:
         if self.weights == "imagenet" and self.backbone not in IMAGENET_BACKBONES:
             raise ValueError(f"backbone {self.backbone} has no imagenet weights; use weights "
                              f"none, or one of {', '.join(IMAGENET_BACKBONES)}")
-        if self.weights not in WEIGHTS_WORDS and not self.weights.endswith(WEIGHTS_SUFFIXES):
+        suffixes = WEIGHTS_SUFFIXES + ((IMAGENET_WEIGHTS_SUFFIX,)
+                                       if self.backbone in IMAGENET_BACKBONES else ())
+        if self.weights not in WEIGHTS_WORDS and not self.weights.endswith(suffixes):
             raise ValueError(f"weights {self.weights!r} must be {' or '.join(WEIGHTS_WORDS)} or "
-                             f"a {' / '.join(WEIGHTS_SUFFIXES)} file")
+                             f"a {' / '.join(WEIGHTS_SUFFIXES)} file (an ImageNet .h5 file is "
+                             f"for {', '.join(IMAGENET_BACKBONES)})")
+        if isinstance(self.freeze_epochs, bool) or not isinstance(self.freeze_epochs, int) \
+                or not 0 <= self.freeze_epochs <= self.epochs:
+            raise ValueError(f"freeze_epochs must be an integer from 0 to epochs ({self.epochs}); "
+                             f"got {self.freeze_epochs!r}")
+        if self.freeze_epochs and not self.pretrained:
+            raise ValueError(f"freeze_epochs needs a pretrained backbone (dlib_resnet, or "
+                             f"weights other than none); {self.backbone} would start random")
+        if isinstance(self.backbone_lr_scale, bool) or not isinstance(
+                self.backbone_lr_scale, (int, float)) or not 0 < self.backbone_lr_scale <= 1:
+            raise ValueError("backbone_lr_scale must be a number above 0 and at most 1; "
+                             f"got {self.backbone_lr_scale!r}")
 
     def _check_files(self) -> None:
         for name, value in (("weights", None if self.weights in WEIGHTS_WORDS else self.weights),

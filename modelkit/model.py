@@ -25,6 +25,9 @@ from modelkit import labels
 from modelkit.config import BACKBONES, MIN_IMAGE_SIZE, TrainConfig
 from modelkit.labels import MAX_AGE
 from modelkit.objectives import head_losses, head_metrics, loss_settings
+from modelkit.pretrained.dlib_resnet import dlib_resnet
+from modelkit.pretrained.transfer import TransferAdam, backbone_variable_paths, freeze_batch_norms
+from modelkit.pretrained.weights import application_weights, load_matching_weights
 
 # The from-scratch conv stacks: (filters, conv layers) per stage, a 2x2 max pool between
 # stages. The deep one's second convs in stages 2 and 3 cost about 1.4x the time per
@@ -32,7 +35,7 @@ from modelkit.objectives import head_losses, head_metrics, loss_settings
 # section 3), at the 14 epochs that take small_cnn's 18 epochs' time, nothing.
 SMALL_CNN_STAGES = {"small_cnn": ((32, 1), (64, 1), (128, 1), (256, 2)),
                     "small_cnn_deep": ((32, 1), (64, 2), (128, 2), (256, 2))}
-LAST_CONV_NAME = "backbone_last_conv"
+LAST_CONV_NAME = "backbone_last_conv"  # dlib_resnet's last ReLU has the same name
 BN_MOMENTUM = 0.99  # Keras' own: batch norm's statistics of about the last 100 steps
 
 
@@ -77,8 +80,10 @@ def _features(backbone: str, image, *, weights: str, dropout: float, bn_momentum
     """The shared feature vector: backbone -> global average pool -> dropout."""
     if backbone in SMALL_CNN_STAGES:
         x = _small_cnn(image, stages=SMALL_CNN_STAGES[backbone], bn_momentum=bn_momentum)
+    elif backbone == "dlib_resnet":
+        x = dlib_resnet(image)
     else:
-        x = _application(backbone, image, weights="imagenet" if weights == "imagenet" else None)
+        x = _application(backbone, image, weights=application_weights(backbone, weights))
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.layers.Dropout(dropout, name="dropout")(x)
 
@@ -127,9 +132,10 @@ def build_model(
         backbone: the feature extractor; ``small_cnn`` is the CPU default.
         image_size: S, the square input side in pixels.
         race_classes: the source's race classes (the race head's units, in order).
-        weights: ``none`` (from scratch), ``imagenet`` (keras.applications backbones
-            only; downloads) or a ``.keras`` / ``.weights.h5`` file whose layers with
-            matching names and shapes are copied in (fine-tuning from an earlier run).
+        weights: ``none`` (from scratch; dlib_resnet is dlib's trained network
+            anyway), ``imagenet`` (keras.applications backbones; downloads), or a file:
+            an application's ImageNet ``.h5``, an earlier run's ``.keras``
+            (``modelkit.pretrained.weights``).
         dropout: dropout rate on the shared features.
         head_hidden: units of each head's own hidden layer (0: none, the softmaxes
             read the shared features directly).
@@ -150,7 +156,9 @@ def build_model(
     outputs = [_head(features, name=n, units=u, hidden=head_hidden)
                for n, u in _head_units(race_classes).items()]
     model = keras.Model(image, outputs, name=f"facescope_{backbone}")
-    if weights not in ("none", "imagenet"):
+    if application_weights(backbone, weights):
+        freeze_batch_norms(model)  # ImageNet's statistics stay (modelkit.pretrained.transfer)
+    elif weights != "none":
         load_matching_weights(model, weights)
     return model
 
@@ -172,31 +180,6 @@ def build_single_task_model(
     features = _features(backbone, image, weights="none", dropout=dropout, bn_momentum=BN_MOMENTUM)
     output = _head(features, name=head, units=_head_units(race_classes)[head])
     return keras.Model(image, [output], name=f"single_{head}_{backbone}")
-
-
-def load_matching_weights(model: keras.Model, path: str | Path) -> int:
-    """Copy weights from a saved model/weights file into ``model``, layer by layer where
-    names and shapes match (so a run with other race classes still seeds the backbone).
-
-    Returns the number of layers copied. Raises ValueError when none matched."""
-    path = Path(path)
-    if path.name.endswith(".weights.h5"):
-        model.load_weights(path, skip_mismatch=True)
-        return len(model.layers)
-    source = keras.saving.load_model(path, compile=False)
-    mine = {layer.name: layer for layer in model.layers}
-    copied = 0
-    for layer in source.layers:
-        target = mine.get(layer.name)
-        ours, theirs = (target.get_weights() if target else []), layer.get_weights()
-        if theirs and len(ours) == len(theirs) and all(
-                a.shape == b.shape for a, b in zip(ours, theirs, strict=False)):
-            target.set_weights(theirs)
-            copied += 1
-    if not copied:
-        raise ValueError(f"no layer of {path} matches this model by name and shape; "
-                         "was it trained with the same backbone?")
-    return copied
 
 
 def last_conv_layer_name(model: keras.Model) -> str:
@@ -223,6 +206,8 @@ def compile_model(
     loss_weights: dict[str, float] | None = None,
     decay_steps: int | None = None,
     ema: bool = False,
+    frozen_steps: int = 0,
+    backbone_lr_scale: float = 1.0,
     **losses,
 ) -> keras.Model:
     """Compile with Adam, the masked per-head losses, their weights and metrics, for
@@ -232,7 +217,10 @@ def compile_model(
     whole run), which converges further in a short CPU budget than a constant rate.
     ``ema``: Adam keeps an exponential moving average of the weights and ``fit`` ends
     by writing it into the model: a steadier end point than wherever the last step
-    landed (see :func:`ema_momentum`). ``losses``: ``head_losses``' keywords."""
+    landed (see :func:`ema_momentum`). ``frozen_steps``, ``backbone_lr_scale``: the
+    transfer recipe (:class:`~modelkit.pretrained.transfer.TransferAdam`; the backbone
+    learns at 0 for that many steps, then at the scaled rate). ``losses``:
+    ``head_losses``' keywords."""
     heads = list(model.output_names)
     weights = {h: 1.0 for h in heads} | {h: float(w) for h, w in (loss_weights or {}).items()
                                          if h in heads}
@@ -243,7 +231,11 @@ def compile_model(
     head_loss, metrics = head_losses(**losses), head_metrics()
     schedule = (keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=0.05)
                 if decay_steps else lr)
-    optimizer = keras.optimizers.Adam(schedule, use_ema=ema, ema_momentum=ema_momentum(decay_steps))
+    adam = dict(use_ema=ema, ema_momentum=ema_momentum(decay_steps))
+    optimizer = keras.optimizers.Adam(schedule, **adam) if not frozen_steps and \
+        backbone_lr_scale == 1 else TransferAdam(
+            schedule, backbone_variables=backbone_variable_paths(model, heads),
+            frozen_steps=frozen_steps, backbone_lr_scale=backbone_lr_scale, **adam)
     model.compile(optimizer=optimizer,
                   loss={h: head_loss[h] for h in heads},
                   loss_weights={h: weights[h] for h in heads},
@@ -263,7 +255,8 @@ def run_model(config: TrainConfig, *, race_classes: list[str], steps_per_epoch: 
                         bn_momentum=batch_norm_momentum(run_steps))
     return compile_model(model, lr=config.lr * lr_scale, loss_weights=config.loss_weights,
                          decay_steps=run_steps, ema=config.ema,
-                         **loss_settings(config))
+                         frozen_steps=config.freeze_epochs * steps_per_epoch,
+                         backbone_lr_scale=config.backbone_lr_scale, **loss_settings(config))
 
 
 def batch_norm_momentum(run_steps: int | None) -> float:

@@ -65,8 +65,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"no image is used more than this many times per epoch (default {D.max_repeat})")
     parser.add_argument("--loss-weights", type=_checked(cfg.parse_loss_weights),
                         help="per-head loss weights, e.g. gender=1,race=1,age=0.5 (default 1 each)")
-    parser.add_argument("--weights", help="none, imagenet (keras.applications backbones) or a "
-                        f".keras file (default {D.weights})")
+    parser.add_argument("--weights", help="none, imagenet (keras.applications backbones; a "
+                        "download), a local ImageNet .h5 for them, or an earlier run's .keras "
+                        f"(default {D.weights}; dlib_resnet is dlib's trained network anyway)")
+    parser.add_argument("--freeze-epochs", type=int, help="with a pretrained backbone: train "
+                        f"only the heads for the first N epochs (default {D.freeze_epochs})")
+    parser.add_argument("--backbone-lr-scale", type=float, help="with a pretrained backbone: "
+                        "its learning rate as a share of the heads' (default "
+                        f"{D.backbone_lr_scale:g})")
     parser.add_argument("--limit", type=_positive, help="use at most N images")
     parser.add_argument("--seed", type=int, help=f"default {D.seed}")
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
