@@ -54,7 +54,8 @@ def train_one(args, seed: int) -> tuple[Path, float]:
 
     config = TrainConfig(source="utkface", root=args.root, seed=seed, limit=args.limit,
                          **({"backbone": args.backbone} if args.backbone else {}),
-                         **({"precision": args.precision} if args.precision else {}))
+                         **({"precision": args.precision} if args.precision else {}),
+                         **dict(args.set or ()))
     if args.epochs:
         config.epochs = args.epochs
     run_dir = Path(args.runs_dir or tempfile.mkdtemp(prefix="bench-accuracy-")) / f"seed-{seed}"
@@ -73,6 +74,15 @@ def train_one(args, seed: int) -> tuple[Path, float]:
     return run_dir, wall
 
 
+def _setting(item: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as JSON where it parses (numbers, true), else text."""
+    key, _, value = item.partition("=")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="../shared/data/utkface_sample")
@@ -81,6 +91,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override (default: the CLI's)")
     parser.add_argument("--backbone", default=None, help="override (default: the CLI's)")
     parser.add_argument("--precision", default=None, help="override (default: the CLI's, auto)")
+    parser.add_argument("--set", action="append", type=_setting, metavar="KEY=VALUE",
+                        help="any other train setting, e.g. freeze_epochs=2 (repeatable)")
+    parser.add_argument("--split", default="test", choices=("val", "test"),
+                        help="the split scored (val: for choosing a recipe)")
     parser.add_argument("--limit", type=int, default=None, help="use N faces (a quick check)")
     parser.add_argument("--warm-cache", action="store_true",
                         help="reuse the image cache instead of a fresh one per run")
@@ -90,14 +104,14 @@ def main() -> None:
     print(f"{os.cpu_count()} cores", flush=True)
     for seed in args.seeds:
         run_dir, wall = train_one(args, seed)
-        test = pd.read_parquet(run_dir / "predictions.parquet").query("split == 'test'")
+        test = pd.read_parquet(run_dir / "predictions.parquet").query("split == @args.split")
         scores.append({"seed": seed, **head_scores(test), "wall_min": wall / 60})
         groups.append(per_group(test).assign(seed=seed))
-        print("test split:", json.dumps({k: round(v, 4) for k, v in scores[-1].items()}), flush=True)
+        print(f"{args.split} split:", json.dumps({k: round(v, 4) for k, v in scores[-1].items()}), flush=True)
     table = pd.DataFrame(scores).set_index("seed")
     summary = table.agg(["mean", "std", "min", "max"])
     with pd.option_context("display.width", 160, "display.max_rows", 100):
-        print(f"\ntest split, {len(args.seeds)} seed(s):\n{pd.concat([table, summary]).round(4)}")
+        print(f"\n{args.split} split, {len(args.seeds)} seed(s):\n{pd.concat([table, summary]).round(4)}")
         by_group = pd.concat(groups).groupby(["attribute", "group"], observed=True)
         print(f"\nper group, mean over the seeds:\n"
               f"{by_group.mean(numeric_only=True).drop(columns='seed').round(3)}")
