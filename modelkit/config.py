@@ -19,12 +19,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelkit.config_values import TARGET_WORDS as TARGET_WORDS  # re-exported: one vocabulary module
+from modelkit.config_values import check_keys, parse_loss_weights, parse_target
 from modelkit.labels import HEADS
 
 # ----------------------------------------------------------------------- vocabularies
@@ -45,7 +46,6 @@ IMAGENET_BACKBONES: tuple[str, ...] = ("mobilenet_v3_small", "efficientnet_b0", 
 BALANCE_MODES: tuple[str, ...] = ("none", "age_group", "gender", "race", "joint")
 BALANCE_TITLES = {"none": "no rebalancing", "age_group": "age group", "gender": "gender",
                   "race": "race", "joint": "age × gender × race cells"}
-TARGET_WORDS: tuple[str, ...] = ("max", "median")
 SALIENCY_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "saliency", "smoothgrad")
 # Methods that need only a model's outputs (ONNX, TFLite, adapters: no gradients).
 OUTPUT_ONLY_METHODS: tuple[str, ...] = ("occlusion",)
@@ -74,53 +74,6 @@ RESOLVED_KEYS: tuple[str, ...] = ("race_classes", "age_is_range", "heads", "n_tr
                                   "n_test", "corrections_sha256", "corrections_applied",
                                   "distribution", "provenance", "train_balance",
                                   "precision_used", "precision_reason")
-
-
-def check_keys(values: dict, *, allowed, what: str = "train setting") -> None:
-    """Refuse a key that is not ``allowed``, naming it and the nearest allowed one (a
-    typo in a config file must not be dropped silently).
-
-    Raises:
-        ValueError: e.g. ``unknown train setting 'epocs' (did you mean 'epochs'?)``.
-    """
-    allowed = list(allowed)
-    for key in sorted(set(values) - set(allowed)):
-        near = difflib.get_close_matches(str(key), allowed, n=1)
-        hint = f"did you mean {near[0]!r}?" if near else f"expected one of {', '.join(sorted(allowed))}"
-        raise ValueError(f"unknown {what} {key!r} ({hint})")
-
-
-def parse_target(value: str | int) -> str | int:
-    """A balance target: ``max``, ``median`` or a positive count (``"1200"`` -> 1200).
-
-    Raises:
-        ValueError: naming what came and what is allowed.
-    """
-    text = str(value).strip().lower()
-    if text in TARGET_WORDS:
-        return text
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise ValueError(f"balance target must be max, median or a positive count; got {value!r}")
-
-
-def parse_loss_weights(value: str | dict) -> dict[str, float]:
-    """``"gender=1,race=0.5"`` (or a dict) -> a weight per head; heads left out keep 1."""
-    items = value.items() if isinstance(value, dict) else (
-        item.partition("=")[::2] for item in filter(None, str(value).split(",")))
-    weights = {head: 1.0 for head in HEADS}
-    for head, number in items:
-        head = str(head).strip()
-        if head not in HEADS:
-            raise ValueError(f"loss weights name unknown head {head!r}; heads are {', '.join(HEADS)}")
-        try:
-            weights[head] = float(number)
-        except (TypeError, ValueError):
-            raise ValueError(f"loss weight for {head!r} must be a number, got {number!r} "
-                             "(e.g. gender=1,race=1,age=0.5)") from None
-        if weights[head] < 0:
-            raise ValueError(f"loss weight for {head!r} must be >= 0, got {number!r}")
-    return weights
 
 
 # ------------------------------------------------------------------------ the config

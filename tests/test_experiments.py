@@ -127,7 +127,7 @@ def test_train_control_queues_an_experiment_and_prints_both_ids(fake_trainer, ca
 @pytest.mark.parametrize(("flag", "message"), [
     ("balance", "control setting 'balance': expected KEY=VALUE.*KEY is one of: age_l1, age_sigma"),
     ("colour=red", "'colour' is not a train setting; vary one of: age_l1, age_sigma, .*augment, "
-                   "backbone, balance, batch_size,"),
+                   "backbone, backbone_lr_scale, balance, batch_size,"),
     ("epochs=many", "control setting epochs=many: epochs takes an integer"),
     ("lr=fast", "control setting lr=fast: lr takes a number"),
     ("augment=maybe", "control setting augment=maybe: augment is true or false"),

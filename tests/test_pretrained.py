@@ -18,7 +18,7 @@ from modelkit.model import build_model, compile_model
 from modelkit.models.run_model import load_run_model
 from modelkit.pretrained import dlib_resnet as port
 from modelkit.training.fit import train
-from tests.test_train import tiny_dataset
+from tests.helpers.datasets import tiny_dataset
 
 UTKFACE_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface_sample"
 RACES = list(labels.UTKFACE_RACES)

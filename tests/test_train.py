@@ -14,29 +14,11 @@ from PIL import Image
 
 from modelkit import labels, runfolder
 from modelkit.config import TrainConfig
-from modelkit.data.manifest import Dataset, assign_splits, build_manifest
 from modelkit.training.fit import train
+from tests.helpers.datasets import tiny_dataset
 
 pytestmark = pytest.mark.slow
 RACES = list(labels.UTKFACE_RACES)
-
-
-def tiny_dataset(folder, *, n=48, with_race=True) -> Dataset:
-    """``n`` 32px faces-to-be: colour depends on gender, so there is something to learn."""
-    rng = np.random.default_rng(0)
-    gender = rng.choice(labels.GENDERS, n)
-    paths = []
-    for i in range(n):
-        colour = (200, 60, 60) if gender[i] == "male" else (60, 60, 200)
-        pixels = np.clip(np.array(colour) + rng.normal(0, 20, (32, 32, 3)), 0, 255)
-        paths.append(str(folder / f"face_{i:03d}.png"))
-        Image.fromarray(pixels.astype("uint8")).save(paths[-1])
-    frame = pd.DataFrame({"path": paths, "age": rng.integers(1, 80, n).astype(float),
-                          "gender": gender})
-    if with_race:
-        frame["race"] = rng.choice(RACES, n)
-    manifest = assign_splits(build_manifest(frame, race_classes=RACES), seed=0)
-    return Dataset(manifest=manifest, source="csv", root=str(folder))
 
 
 def config(**overrides) -> TrainConfig:

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
+from modelkit import labels
+from modelkit.data.manifest import Dataset, assign_splits, build_manifest
 from modelkit.data.synthetic.generate import generate_synthetic
 from tests.helpers.images import write_image
 
@@ -106,3 +109,21 @@ def make_tiny_csv(root: Path, rows: list[dict], *, name: str = "labels.csv") -> 
     csv = root / name
     pd.DataFrame(records).to_csv(csv, index=False)
     return csv
+
+
+def tiny_dataset(folder, *, n=48, with_race=True) -> Dataset:
+    """``n`` 32px faces-to-be: colour depends on gender, so there is something to learn."""
+    rng = np.random.default_rng(0)
+    gender = rng.choice(labels.GENDERS, n)
+    paths = []
+    for i in range(n):
+        colour = (200, 60, 60) if gender[i] == "male" else (60, 60, 200)
+        pixels = np.clip(np.array(colour) + rng.normal(0, 20, (32, 32, 3)), 0, 255)
+        paths.append(str(folder / f"face_{i:03d}.png"))
+        Image.fromarray(pixels.astype("uint8")).save(paths[-1])
+    frame = pd.DataFrame({"path": paths, "age": rng.integers(1, 80, n).astype(float),
+                          "gender": gender})
+    if with_race:
+        frame["race"] = rng.choice(list(labels.UTKFACE_RACES), n)
+    manifest = assign_splits(build_manifest(frame, race_classes=list(labels.UTKFACE_RACES)), seed=0)
+    return Dataset(manifest=manifest, source="csv", root=str(folder))
