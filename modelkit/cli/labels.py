@@ -172,7 +172,8 @@ def run_review(args: argparse.Namespace) -> int:
     decision = corrections.record_decision(
         file, path=key, attribute=args.attribute, action=action, value=args.value,
         given=None if pd.isna(given) else given, note=args.note,
-        race_classes=dataset.race_classes, root=dataset.root)
+        race_classes=dataset.race_classes, root=dataset.root,
+        runs_root=getattr(args, "runs_root", None))
     if args.json:
         print(json.dumps({"file": str(file), **decision.to_dict()}))
     else:

@@ -6,14 +6,17 @@ where ``key`` hashes the dataset's root and labels file (:func:`corrections_path
 any other file can be named instead (next to the data, say). Each line::
 
     {"path": "25_1_2_2017....jpg.chip.jpg", "attribute": "gender", "action": "set",
-     "value": "male", "given": "female", "time": 1732370000.5, "note": null}
+     "value": "male", "given": "female", "time": 1732370000.5, "note": null,
+     "by": "carol@lab.example"}
 
 - ``path``: relative to the dataset root when the image lies under it, else absolute;
 - ``attribute``: one of :data:`CORRECTABLE` (``age`` in years, ``age_group`` for
   sources that give only the group);
 - ``action``: ``set`` (with ``value``), ``keep`` (the label is right), ``exclude``
   (drop the image from training) or ``undo`` (withdraw the previous decision on the
-  same path and attribute, so the one before it, if any, holds again).
+  same path and attribute, so the one before it, if any, holds again);
+- ``by``: who decided (a signed-in address, or ``os:<name>`` from the command line);
+  absent from files written before it was recorded, which still read (as None).
 
 The file is append-only: the latest decision per (path, attribute), in file order,
 wins, and nothing is lost. Writers take an exclusive ``fcntl.flock`` and append each
@@ -42,6 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import labels, paths
+from modelkit.access.audit import audited
+from modelkit.access.roles import Actor, local_actor
 
 try:  # POSIX; elsewhere appends stay single O_APPEND writes without the lock
     import fcntl
@@ -64,6 +69,7 @@ class Decision:
     given: str | float | None = None
     time: float = 0.0
     note: str | None = None
+    by: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -171,7 +177,9 @@ def append_decision(file: str | os.PathLike, decision: Decision) -> Decision:
 
 def record_decision(file: str | os.PathLike, *, path: str | os.PathLike, attribute: str,
                     action: str, value=None, given=None, note: str | None = None,
-                    race_classes, root: str | os.PathLike | None = None) -> Decision:
+                    race_classes, root: str | os.PathLike | None = None,
+                    actor: Actor | None = None,
+                    runs_root: str | os.PathLike | None = None) -> Decision:
     """Check a decision and append it to ``file``; returns what was written.
 
     Args:
@@ -181,11 +189,23 @@ def record_decision(file: str | os.PathLike, *, path: str | os.PathLike, attribu
             (``race_classes`` for race, 0..100 years for age).
         given: the label the image had (recorded for the audit trail).
         root: the dataset root, so the path is stored relative to it.
+        actor: who decides (default the OS user): needs the ``curator`` role; recorded
+            as ``by``, and in the audit log under ``runs_root``.
 
     Raises:
         ValueError: unknown attribute or action, ``set`` without a value, a value
             outside the vocabulary (the message lists the allowed ones).
+        modelkit.access.AccessDenied: the actor may not decide labels.
     """
+    actor = actor or local_actor()
+    with audited(actor, "label.decide", runs_root=runs_root, target=f"{path} {attribute}"):
+        return _record(file, path=path, attribute=attribute, action=action, value=value,
+                       given=given, note=note, race_classes=race_classes, root=root,
+                       by=actor.user)
+
+
+def _record(file, *, path, attribute: str, action: str, value, given, note, race_classes,
+            root, by: str) -> Decision:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     if attribute not in CORRECTABLE:
@@ -201,7 +221,7 @@ def record_decision(file: str | os.PathLike, *, path: str | os.PathLike, attribu
     if given is not None:
         given = float(given) if isinstance(given, (int, float, np.number)) else str(given)
     decision = Decision(path=relative_path(path, root=root), attribute=attribute, action=action,
-                        value=value, given=given, time=time.time(), note=note or None)
+                        value=value, given=given, time=time.time(), note=note or None, by=by)
     return append_decision(file, decision)
 
 

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelkit.access.roles import Actor
 from modelkit.curation.ranking import RankResult, rank_run, read_meta, suspects_path
 from modelkit.curation.suspects import DEFAULT_FOLDS
 from modelkit.runfolder import ACTIVE, LOG_FILE, MODEL_FILE, StatusWriter
@@ -57,15 +58,16 @@ def rank_settings(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, see
 
 
 def start_ranking(run_dir: str | os.PathLike, *, folds: int = DEFAULT_FOLDS, seed: int = 0,
-                  runs_root: str | os.PathLike | None = None) -> RunInfo:
+                  runs_root: str | os.PathLike | None = None, actor: Actor | None = None) -> RunInfo:
     """Queue a ranking of the run's labels; returns the job at once. A ranking of the
-    same run already queued or running is returned instead of a second one."""
+    same run already queued or running is returned instead of a second one. ``actor``
+    and its checks as :func:`modelkit.runs.jobs.start_job`."""
     settings = rank_settings(run_dir, folds=folds, seed=seed)
     current = latest_job(settings["run_dir"], runs_root=runs_root)
     if current is not None and current.state in ("queued", *ACTIVE):
         return current
     parent = Path(settings["run_dir"]).name
-    return jobs.start_job(KIND, config=settings, parent=parent, runs_root=runs_root)
+    return jobs.start_job(KIND, config=settings, parent=parent, runs_root=runs_root, actor=actor)
 
 
 def latest_job(run_dir: str | os.PathLike, *, runs_root: str | os.PathLike | None = None) -> RunInfo | None:

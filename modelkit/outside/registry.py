@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from modelkit import paths
+from modelkit.access.audit import audited
+from modelkit.access.roles import Actor, local_actor
 from modelkit.outside.answers import check_answers, read_answers
 from modelkit.outside.card import CARD_FILE, ModelCard, read_card, write_card
 from modelkit.outside.readout import read_heads
@@ -55,9 +57,23 @@ def probe(card: ModelCard, folder: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def add_model(card: ModelCard, artifact: str | os.PathLike | None, *,
-              runs_root: str | os.PathLike | None = None) -> Registered:
+              runs_root: str | os.PathLike | None = None,
+              actor: Actor | None = None) -> Registered:
     """Register ``card`` with its model file (``artifact``: a file or a SavedModel
-    folder; ``None`` for an adapter, whose code is its package's)."""
+    folder; ``None`` for an adapter, whose code is its package's).
+
+    ``actor`` (default the OS user) needs the ``trainer`` role; the audit log gets the
+    outcome.
+
+    Raises:
+        modelkit.access.AccessDenied: the actor may not add models.
+    """
+    actor = actor or local_actor()
+    with audited(actor, "model.add", runs_root=runs_root, target=card.name):
+        return _add(card, artifact, runs_root=runs_root)
+
+
+def _add(card: ModelCard, artifact, *, runs_root) -> Registered:
     card.check()
     if not NAME_PATTERN.match(card.name):
         raise ValueError(f"model name {card.name!r}: use letters, digits, '_', '.', '-' "

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from modelkit import paths
+from modelkit.access.roles import Actor
 from modelkit.prediction.request import PredictRequest
 from modelkit.runs import jobs
 from modelkit.runs.info import RunInfo
@@ -26,11 +27,11 @@ KIND = "predict"
 
 
 def start_prediction(request: PredictRequest, *, runs_root: str | os.PathLike | None = None,
-                     idempotency_key: str | None = None) -> RunInfo:
+                     idempotency_key: str | None = None, actor: Actor | None = None) -> RunInfo:
     """Queue a prediction of a run's model on another dataset; returns the job at once.
 
     The run must hold its model already (checked here: nothing is queued otherwise).
-    Deduplication as :func:`modelkit.runs.jobs.start_job`.
+    Deduplication, ``actor`` and its checks as :func:`modelkit.runs.jobs.start_job`.
 
     Raises:
         FileNotFoundError: no run folder, or no ``model.keras`` in it.
@@ -42,7 +43,7 @@ def start_prediction(request: PredictRequest, *, runs_root: str | os.PathLike | 
     run_dir = Path(request.run_dir)
     parent = run_dir.name if run_dir.parent == paths.runs_root(runs_root) else None
     return jobs.start_job(KIND, config=request.to_dict(), parent=parent, runs_root=runs_root,
-                          idempotency_key=idempotency_key)
+                          idempotency_key=idempotency_key, actor=actor)
 
 
 def prediction_jobs(run_dir: str | os.PathLike, *,

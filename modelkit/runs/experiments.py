@@ -29,6 +29,8 @@ import typing
 from collections.abc import Iterable
 
 from modelkit import paths
+from modelkit.access.audit import audited
+from modelkit.access.roles import Actor, local_actor
 from modelkit.config import TrainConfig, parse_loss_weights, parse_target
 from modelkit.labels import HEADS
 from modelkit.runs import launcher, queue, reconciler, registry
@@ -168,7 +170,8 @@ def _recent_twin(con, treatment: TrainConfig, control: TrainConfig, *, now: floa
 
 def start_experiment(config: TrainConfig | dict, *, control: dict[str, object],
                      runs_root: str | os.PathLike | None = None,
-                     idempotency_key: str | None = None) -> list[RunInfo]:
+                     idempotency_key: str | None = None,
+                     actor: Actor | None = None) -> list[RunInfo]:
     """Queue the run as configured and its control, linked as one experiment.
 
     Both runs are queued in one registry transaction, so they are linked before either
@@ -188,10 +191,21 @@ def start_experiment(config: TrainConfig | dict, *, control: dict[str, object],
 
     Raises:
         ValueError: a bad setting in ``config`` or ``control`` (nothing is queued).
+        modelkit.access.AccessDenied: the actor (default the OS user) may not start
+            runs, or the pair would pass their quota (neither is queued).
     """
+    actor = actor or local_actor()
+    root = paths.runs_root(runs_root)
+    with audited(actor, "experiment.start", runs_root=root) as entry:
+        ids = _queue_pair(config, control, root, idempotency_key=idempotency_key, actor=actor)
+        entry.target = ",".join(ids)
+    return [registry.show(run_id, runs_root=root) for run_id in ids]
+
+
+def _queue_pair(config, control: dict, root, *, idempotency_key: str | None,
+                actor: Actor) -> list[str]:
     treatment = launcher.as_config(config)
     other = control_config(treatment, control)
-    root = paths.runs_root(runs_root)
     now = time.time()
     with registry.transaction(root) as con:
         reconciler.sync(con, root)
@@ -202,17 +216,18 @@ def start_experiment(config: TrainConfig | dict, *, control: dict[str, object],
         else:
             found = _recent_twin(con, treatment, other, now=now)
         if found is None:
+            queue.check_quota(con, actor, adding=2)  # both or neither: no half-queued pair
             found = _new_experiment_id()
             base = idempotency_key or found  # a key of its own: never folded into a plain run
             ids = [launcher.submit(con, root, c, idempotency_key=f"{base}/{role}",
-                                   experiment={"id": found, "role": role})
+                                   experiment={"id": found, "role": role}, actor=actor)
                    for role, c in (("treatment", treatment), ("control", other))]
         else:
             roles = dict(con.execute("SELECT experiment_role, id FROM runs WHERE experiment = ?",
                                      (found,)).fetchall())
             ids = [roles[role] for role in ROLES if role in roles]
         queue.dispatch(con, root)
-    return [registry.show(run_id, runs_root=root) for run_id in ids]
+    return ids
 
 
 # ----------------------------------------------------------------------------- reading

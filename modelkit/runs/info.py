@@ -18,7 +18,9 @@ class RunInfo:
     two runs of a remedy experiment and ``experiment_role`` this run's part in it
     (``treatment`` or ``control``, see :mod:`modelkit.runs.experiments`); None otherwise.
     ``kind`` is ``train``, or ``predict`` for a prediction job (:mod:`modelkit.runs.jobs`)
-    whose ``parent`` is the id of the run whose model it runs.
+    whose ``parent`` is the id of the run whose model it runs. ``started_by``,
+    ``cancelled_by`` and ``resumed_by`` name who did it last (a signed-in address, or
+    ``os:<name>`` from the command line; None for a run from before they were recorded).
     """
 
     id: str
@@ -44,6 +46,9 @@ class RunInfo:
     experiment_role: str | None = None
     kind: str = "train"
     parent: str | None = None
+    started_by: str | None = None
+    cancelled_by: str | None = None
+    resumed_by: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 
 from modelkit import paths
+from modelkit.access.audit import audited
+from modelkit.access.roles import Actor, local_actor
 from modelkit.runs import queue, reconciler, registry
 from modelkit.runs.info import RunInfo
 from modelkit.runs.queue import JOB_FILE
@@ -37,7 +39,7 @@ def _check_job_kind(kind: str) -> None:
 
 def start_job(kind: str, *, config: dict, parent: str | None = None,
               runs_root: str | os.PathLike | None = None,
-              idempotency_key: str | None = None) -> RunInfo:
+              idempotency_key: str | None = None, actor: Actor | None = None) -> RunInfo:
     """Queue a job and return it at once; it starts now or when a slot frees.
 
     Args:
@@ -49,18 +51,23 @@ def start_job(kind: str, *, config: dict, parent: str | None = None,
         idempotency_key: a second start with the same key returns the first job;
             without one, the same kind and config within ``DEDUP_WINDOW_S`` seconds
             (a double click) does.
+        actor: who starts it (default the OS user): checked for ``job.start``, recorded
+            as ``started_by``, held to their quota, audited.
 
     Raises:
         ValueError: an unknown kind, or ``train``.
+        modelkit.access.AccessDenied: the actor may not start jobs, or is at their quota.
     """
     _check_job_kind(kind)
+    actor = actor or local_actor()
     root = paths.runs_root(runs_root)
-    with registry.transaction(root) as con:
-        reconciler.sync(con, root)
-        job_id = queue.submit(con, root, kind=kind, settings=config, parent=parent,
-                              idempotency_key=idempotency_key)
-        queue.dispatch(con, root)
-    return registry.show(job_id, runs_root=root)
+    with audited(actor, "job.start", runs_root=root, target=parent) as entry:
+        with registry.transaction(root) as con:
+            reconciler.sync(con, root)
+            entry.target = queue.submit(con, root, kind=kind, settings=config, parent=parent,
+                                        idempotency_key=idempotency_key, actor=actor)
+            queue.dispatch(con, root)
+    return registry.show(entry.target, runs_root=root)
 
 
 def list_jobs(*, kind: str, runs_root: str | os.PathLike | None = None) -> list[RunInfo]:

@@ -19,6 +19,8 @@ import sqlite3
 from pathlib import Path
 
 from modelkit import paths
+from modelkit.access.audit import audited
+from modelkit.access.roles import Actor, local_actor
 from modelkit.config import TrainConfig
 from modelkit.runs import queue, reconciler, registry
 from modelkit.runs.info import RunInfo
@@ -76,7 +78,7 @@ def as_config(config: TrainConfig | dict) -> TrainConfig:
 
 
 def start_run(config: TrainConfig | dict, *, runs_root: str | os.PathLike | None = None,
-              idempotency_key: str | None = None) -> RunInfo:
+              idempotency_key: str | None = None, actor: Actor | None = None) -> RunInfo:
     """Submit a training run and return at once; it starts now or when a slot frees.
 
     Args:
@@ -87,6 +89,13 @@ def start_run(config: TrainConfig | dict, *, runs_root: str | os.PathLike | None
             same key returns the first run. Without one, an identical config submitted
             less than ``DEDUP_WINDOW_S`` seconds after another returns that one (a
             double click), so two identical runs need a few seconds between them.
+        actor: who starts it (default :func:`~modelkit.access.local_actor`, the OS user):
+            their role must allow ``run.start``, the run records them as ``started_by``,
+            their quota applies, and the audit log gets the outcome.
+
+    Raises:
+        ValueError: a bad setting (nothing is queued).
+        modelkit.access.AccessDenied: the actor may not start runs, or is at their quota.
 
     Returns:
         The run, ``running`` or ``queued`` (or whatever state the deduplicated run is in).
@@ -96,17 +105,21 @@ def start_run(config: TrainConfig | dict, *, runs_root: str | os.PathLike | None
         run = start_run(TrainConfig(source="synthetic", epochs=3))
         wait(run.id).state   # "finished"
     """
-    config = as_config(config)  # a bad setting is refused before anything is created
+    actor = actor or local_actor()
     root = paths.runs_root(runs_root)
-    with registry.transaction(root) as con:
-        reconciler.sync(con, root)  # a dead run must not hold the only slot
-        run_id = submit(con, root, config, idempotency_key=idempotency_key)
-        dispatch(con, root)
-    return registry.show(run_id, runs_root=root)
+    with audited(actor, "run.start", runs_root=root) as entry:
+        config = as_config(config)  # a bad setting is refused before anything is created
+        with registry.transaction(root) as con:
+            reconciler.sync(con, root)  # a dead run must not hold the only slot
+            entry.target = submit(con, root, config, idempotency_key=idempotency_key,
+                                  actor=actor)
+            dispatch(con, root)
+    return registry.show(entry.target, runs_root=root)
 
 
 def submit(con: sqlite3.Connection, root: Path, config: TrainConfig | dict, *,
-           idempotency_key: str | None = None, experiment: dict | None = None) -> str:
+           idempotency_key: str | None = None, experiment: dict | None = None,
+           actor: Actor | None = None) -> str:
     """Queue one training run inside the caller's write transaction; returns its id.
 
     The part of :func:`start_run` that checks the config and submits it
@@ -116,4 +129,4 @@ def submit(con: sqlite3.Connection, root: Path, config: TrainConfig | dict, *,
     """
     settings = as_config(config).with_absolute_paths().to_dict()
     return queue.submit(con, root, kind="train", settings=settings,
-                        idempotency_key=idempotency_key, experiment=experiment)
+                        idempotency_key=idempotency_key, experiment=experiment, actor=actor)

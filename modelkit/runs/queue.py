@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from modelkit import paths, runfolder
+from modelkit.access.roles import Actor, QuotaExceeded
 from modelkit.runs import registry
 from modelkit.runs.processes import start_time
 
@@ -101,7 +102,7 @@ def _new_id(root: Path, kind: str) -> str:
 
 def submit(con: sqlite3.Connection, root: Path, *, kind: str, settings: dict,
            parent: str | None = None, idempotency_key: str | None = None,
-           experiment: dict | None = None) -> str:
+           experiment: dict | None = None, actor: Actor | None = None) -> str:
     """Queue one job inside the caller's write transaction; returns its id.
 
     Deduplicates (the same ``idempotency_key``; else the same kind and settings less
@@ -109,10 +110,12 @@ def submit(con: sqlite3.Connection, root: Path, *, kind: str, settings: dict,
     (the settings file, ``launch.json``) and adds the ``queued`` row. The caller
     dispatches. ``settings`` must be checked by the caller and JSON-serialisable.
     ``experiment`` (``{"id", "role"}``, :mod:`modelkit.runs.experiments`) links a
-    training run to its experiment.
+    training run to its experiment. ``actor`` is recorded as ``started_by``, and a new
+    job beyond their ``queue_quota`` of unfinished ones is refused.
 
     Raises:
         ValueError: an unknown kind.
+        QuotaExceeded: the actor already has ``queue_quota`` jobs queued or running.
     """
     check_kind(kind)
     digest, now = settings_hash(kind, settings), time.time()
@@ -124,22 +127,44 @@ def submit(con: sqlite3.Connection, root: Path, *, kind: str, settings: dict,
                            "ORDER BY created DESC", (digest, now - DEDUP_WINDOW_S)).fetchone()
     if same is not None:
         return same["id"]
+    if actor is not None:
+        check_quota(con, actor)
     job_id = _new_id(root, kind)
     job_dir = root / job_id
     job_dir.mkdir(parents=True)
     runfolder.write_json(settings_file(kind, job_dir), settings)
     launch = {"id": job_id, "kind": kind, "parent": parent, "config": settings,
-              "cwd": os.getcwd(), "idempotency_key": idempotency_key, "created": now}
+              "cwd": os.getcwd(), "idempotency_key": idempotency_key, "created": now,
+              "started_by": actor.user if actor else None}
     if experiment:
         launch["experiment"] = {"id": experiment["id"], "role": experiment["role"]}
     runfolder.write_json(job_dir / runfolder.LAUNCH_FILE, launch)
     con.execute(
         "INSERT INTO runs (id, state, config, cwd, idempotency_key, config_hash, created,"
-        " queued_at, kind, parent, experiment, experiment_role)"
-        " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " queued_at, kind, parent, experiment, experiment_role, started_by)"
+        " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (job_id, json.dumps(settings), launch["cwd"], idempotency_key, digest, now, now, kind,
-         parent, (experiment or {}).get("id"), (experiment or {}).get("role")))
+         parent, (experiment or {}).get("id"), (experiment or {}).get("role"), launch["started_by"]))
     return job_id
+
+
+def check_quota(con: sqlite3.Connection, actor: Actor, *, adding: int = 1) -> None:
+    """Refuse ``adding`` more jobs when the actor would pass their ``queue_quota`` of
+    queued or running ones.
+
+    Raises:
+        QuotaExceeded: naming the count, the quota and what to do.
+    """
+    if actor.queue_quota is None:
+        return
+    waiting = ("queued", *runfolder.ACTIVE)
+    count = con.execute(f"SELECT COUNT(*) FROM runs WHERE started_by = ? AND state IN "
+                        f"({', '.join('?' * len(waiting))})", (actor.user, *waiting)).fetchone()[0]
+    if count + adding > actor.queue_quota:
+        raise QuotaExceeded(f"{actor.user} already has {count} run(s) or job(s) queued or "
+                            f"running; their quota is {actor.queue_quota}"
+                            f"{f' and this adds {adding}' if adding > 1 else ''}; wait for one to end, "
+                            "or cancel one, then start again")
 
 
 def dispatch(con: sqlite3.Connection, root: Path) -> None:

@@ -164,6 +164,9 @@ def adopt_folders(con: sqlite3.Connection, root: Path) -> None:
              int(bool(attempt.get("resume"))), attempt.get("attempt", 0), created, created,
              attempt.get("started"), status.get("heartbeat"), status.get("epoch"),
              status.get("epochs"), error, experiment.get("id"), experiment.get("role")))
+        if (launch or {}).get("started_by"):
+            con.execute("UPDATE runs SET started_by=? WHERE id=?",
+                        (launch["started_by"], run_dir.name))
         if (launch or {}).get("kind", "train") != "train":  # a job (modelkit.runs.jobs)
             con.execute("UPDATE runs SET kind=?, parent=? WHERE id=?",
                         (launch["kind"], launch.get("parent"), run_dir.name))

@@ -62,6 +62,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'",
         "ALTER TABLE runs ADD COLUMN parent TEXT",
     ),
+    (  # 5: who did what (modelkit.access); a deleted run leaves who deleted it
+        "ALTER TABLE runs ADD COLUMN started_by TEXT",
+        "ALTER TABLE runs ADD COLUMN cancelled_by TEXT",
+        "ALTER TABLE runs ADD COLUMN resumed_by TEXT",
+        "CREATE INDEX IF NOT EXISTS runs_started_by ON runs(started_by)",
+        """CREATE TABLE IF NOT EXISTS deleted_runs (
+            id TEXT PRIMARY KEY, kind TEXT, started_by TEXT, deleted_by TEXT, deleted REAL NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -156,9 +164,18 @@ def get_row(con: sqlite3.Connection, run_id: str) -> sqlite3.Row:
     """The registry row of ``run_id``. Raises ValueError naming the fix when unknown."""
     row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
-        raise ValueError(f"no run {run_id!r} in the registry; "
-                         "`python -m modelkit runs list` shows the runs there")
+        raise ValueError(unknown_run(con, run_id, "in the registry"))
     return row
+
+
+def unknown_run(con: sqlite3.Connection | None, run_id: str, where: str) -> str:
+    """The message for a run id the registry does not hold: who deleted it, when it was."""
+    gone = None if con is None else con.execute(
+        "SELECT deleted_by, deleted FROM deleted_runs WHERE id = ?", (run_id,)).fetchone()
+    if gone is not None:
+        return (f"run {run_id!r} was deleted by {gone['deleted_by'] or 'an unknown user'} "
+                f"on {time.strftime('%Y-%m-%d %H:%M', time.localtime(gone['deleted']))}")
+    return f"no run {run_id!r} {where}; `python -m modelkit runs list` shows the runs there"
 
 
 # ----------------------------------------------------------------------------- settings
@@ -195,7 +212,8 @@ def run_info(row: sqlite3.Row, root: Path, *, queue_position: int | None,
         attempts=row["attempts"], resume=bool(row["resume"]), queue_position=queue_position,
         stalled=bool(fresh and beat and now - float(beat) > STALE_S),
         experiment=row["experiment"], experiment_role=row["experiment_role"],
-        kind=row["kind"], parent=row["parent"],
+        kind=row["kind"], parent=row["parent"], started_by=row["started_by"],
+        cancelled_by=row["cancelled_by"], resumed_by=row["resumed_by"],
     )
 
 
@@ -225,7 +243,6 @@ def show(run_id: str, *, runs_root: str | os.PathLike | None = None) -> RunInfo:
                 "(COALESCE(queued_at, 0), created) < (COALESCE(?, 0), ?)",
                 (row["queued_at"], row["created"])).fetchone()[0]
             position = ahead + 1
-    if row is None:
-        raise ValueError(f"no run {run_id!r} under {root}; "
-                         "`python -m modelkit runs list` shows the runs there")
+        if row is None:
+            raise ValueError(unknown_run(con, run_id, f"under {root}"))
     return run_info(row, root, queue_position=position, now=time.time())
