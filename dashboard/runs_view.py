@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from dashboard import signin
 from dashboard.titles import HEAD_TITLES, run_color
 from modelkit import labels, paths
 from modelkit import runs as rk
@@ -121,9 +122,14 @@ def runs_table(found: list[rk.RunInfo]) -> pd.DataFrame:
             **{BEST_TITLES[k]: v for k, v in best.items()},
             "duration": format_duration(duration_s(run)),
             "started": datetime.fromtimestamp(run.started or run.created or 0),
+            "started by": run.started_by,
+            "cancelled / resumed by": " · ".join(
+                f"{what} {who}" for what, who in (("cancelled", run.cancelled_by),
+                                                  ("resumed", run.resumed_by)) if who) or None,
         })
-    return pd.DataFrame(rows, columns=["id", "state", "source", "backbone", "epochs",
-                                       *BEST_TITLES.values(), "duration", "started"])
+    return pd.DataFrame(rows, columns=["id", "state", "started by", "source", "backbone",
+                                       "epochs", *BEST_TITLES.values(), "duration", "started",
+                                       "cancelled / resumed by"])
 
 
 # ----------------------------------------------------------------------------- figures
@@ -257,8 +263,8 @@ def delete_ui(ids: list[str], found: dict[str, rk.RunInfo]) -> None:
             if yes.button("Yes, delete", key="runs_delete_yes", type="primary"):
                 st.session_state.pop("runs_delete_pending")
                 try:
-                    rk.delete(pending)
-                except ValueError as exc:
+                    rk.delete(pending, actor=signin.current_actor())
+                except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
                 else:
                     st.session_state["runs_deleted"] = pending

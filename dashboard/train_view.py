@@ -14,7 +14,7 @@ from contextlib import nullcontext
 
 import streamlit as st
 
-from dashboard import corrections_view, experiments_view
+from dashboard import corrections_view, experiments_view, signin
 from dashboard.titles import BALANCE_TITLES, HEAD_TITLES, SOURCE_TITLES
 from modelkit import labels, paths
 from modelkit import runs as rk
@@ -176,8 +176,8 @@ def start(config: TrainConfig) -> rk.RunInfo | None:
     the first run for the second submit (see ``modelkit.runs.start_run``).
     """
     try:
-        run = rk.start_run(config)
-    except ValueError as exc:
+        run = rk.start_run(config, actor=signin.current_actor())
+    except (ValueError, PermissionError) as exc:
         st.error(f"Could not start the run: {exc}")
         return None
     st.session_state["train_watch"] = run.id  # the picker shows it

@@ -7,7 +7,7 @@ is reconciled (dead runs marked failed) at most every few seconds per server.
 
 import streamlit as st
 
-from dashboard import experiments_view, loaders, models_view
+from dashboard import audit_view, experiments_view, loaders, models_view, signin
 from dashboard import runs_view as view
 from modelkit import runs
 
@@ -21,6 +21,7 @@ if not found:
     st.info("No runs yet. Start one on the Train page, or with "
             "`python -m modelkit train ... --background`.")
     models_view.models_ui(loaders.outside_models())
+    audit_view.audit_ui()
     st.stop()
 
 by_id = {run.id: run for run in found}
@@ -40,5 +41,7 @@ if len(chosen) >= 2:
 elif chosen:
     st.caption("Pick at least one more run to compare.")
 
-view.delete_ui(list(by_id), by_id)
+if signin.can("run.delete"):
+    view.delete_ui(list(by_id), by_id)
 models_view.models_ui(loaders.outside_models())
+audit_view.audit_ui()

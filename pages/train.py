@@ -7,7 +7,7 @@ registry; it reconciles it (a write) at most every few seconds per server.
 
 import streamlit as st
 
-from dashboard import experiments_view, runs_view
+from dashboard import experiments_view, runs_view, signin
 from dashboard import run_panel_view as panel
 from dashboard import train_view as view
 from modelkit import runs
@@ -17,8 +17,12 @@ view.device_ui()
 runs_view.reconcile_due()
 found = runs.list_runs()
 
-with st.expander("New run", expanded=not found):
-    config = view.train_form_ui()
+config = None
+if signin.can("run.start"):
+    with st.expander("New run", expanded=not found):
+        config = view.train_form_ui()
+else:
+    signin.role_note("run.start")
 if config is not None and experiments_view.wants_control():  # and a control run
     if experiments_view.start_experiment_ui(config):
         found = runs.list_runs()
@@ -31,7 +35,8 @@ elif config is not None:
 experiments_view.experiment_box_ui(found)
 
 if not found:
-    st.info("No runs yet: fill in the form above and press Start training.")
+    st.info("No runs yet: fill in the form above and press Start training."
+            if signin.can("run.start") else "No runs yet.")
     st.stop()
 
 run_id = panel.pick_run_ui(found)

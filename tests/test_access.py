@@ -3,8 +3,10 @@ functions that act, the quota, and the audit log of who did what."""
 
 from __future__ import annotations
 
+import ast
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from modelkit.curation import corrections as cx
 from modelkit.runs import registry
 from tests.helpers.fake_trainer import fake_trainer_fixture
 
+REPO = Path(__file__).resolve().parents[1]
 ACCESS_TOML = """
 queue_quota = 2
 [users]
@@ -189,3 +192,35 @@ def test_the_audit_log_skips_a_line_cut_short_by_a_crash(runs_root):
     with access.audit.audit_path(runs_root).open("a") as f:
         f.write('{"time": "2026-')
     assert [x["target"] for x in read_audit(runs_root)] == ["x"]
+
+
+# ----------------------------------------------------------------------------- the pages
+GUARDED = {"start_run", "start_experiment", "start_job", "start_prediction", "start_ranking",
+           "cancel", "resume", "delete", "record_decision", "add_model"}
+
+
+def test_every_action_the_dashboard_calls_names_its_actor():
+    # Without actor= a function acts as the server's OS user, an admin: a page that forgot
+    # it would let a viewer act. The roles are checked in these functions, so each call
+    # from the dashboard must say who is acting.
+    missing = []
+    for file in sorted([*(REPO / "dashboard").glob("*.py"), *(REPO / "pages").glob("*.py")]):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in GUARDED and "actor" not in {k.arg for k in node.keywords}:
+                    missing.append(f"{file.name}:{node.lineno} {name}")
+    assert not missing, f"calls without actor=: {missing}"
+
+
+def test_a_viewer_sees_the_train_page_without_the_run_form(runs_root):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import signin
+
+    page = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=60)
+    page.session_state[signin.ACTOR_KEY] = VIEWER
+    page.run()
+    assert not page.exception
+    assert not [b for b in page.button if b.label == "Start training"]
+    assert any("run.start needs trainer" in c.value for c in page.caption)

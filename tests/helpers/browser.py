@@ -28,29 +28,31 @@ ARTIFACTS = Path(os.environ.get("FACESCOPE_E2E_ARTIFACTS", REPO / "artifacts" / 
 TIMEOUT_MS = 120_000
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def serve_dashboard(work: Path, *, log_name: str = "server.log", **env: str):
-    """Run ``streamlit run app.py`` on a free 127.0.0.1 port; yield its base URL.
+def serve_dashboard(work: Path, *, log_name: str = "server.log", port: int | None = None,
+                    args: tuple[str, ...] = (), **env: str):
+    """Run ``streamlit run app.py`` on a free 127.0.0.1 port (or ``port``), with Streamlit
+    options ``args`` on top; yield its base URL.
 
     The server gets its own runs root and cache under ``work``, and ``env`` on top.
     Readiness is polled on ``/_stcore/health`` only. That request opens no session, so
     the caller's first page request is the first one the server sees. The log goes
     to ``ARTIFACTS / log_name``, beside the screenshots.
     """
-    port = _free_port()
+    port = port or free_port()
     env = {**os.environ, "FACESCOPE_RUNS_ROOT": str(work / "runs"), "FACESCOPE_CACHE_DIR": str(work / "cache"),
            "PYTHONUNBUFFERED": "1", **env}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / log_name, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-             "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
+             "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false", *args],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
