@@ -67,7 +67,8 @@ def _line(run: runs.RunInfo) -> str:
     epochs = f"{run.epoch or 0}/{run.epochs or run.config.get('epochs') or '?'}"
     where = f" (queue #{run.queue_position})" if run.queue_position else ""
     return (f"{run.id:24} {run.state + where:20} {epochs:>7}  {run.config.get('source', '-'):10} "
-            f"{run.config.get('backbone') or '-':14} {_when(run.started or run.created)}"
+            f"{run.config.get('backbone') or '-':14} {_when(run.started or run.created):19}  "
+            f"{run.started_by or '-'}"
             + (f"  {run.experiment} ({run.experiment_role})" if run.experiment else ""))
 
 
@@ -79,7 +80,7 @@ def _list(args) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in found], indent=1))
         return 0
-    print(f"{'id':24} {'state':20} {'epoch':>7}  {'source':10} {'backbone':14} started")
+    print(f"{'id':24} {'state':20} {'epoch':>7}  {'source':10} {'backbone':14} {'started':19}  by")
     for run in found:
         print(_line(run))
     return 0
