@@ -254,6 +254,15 @@ def test_resampled_statistics_match_numpy_on_the_drawn_rows():
             assert same(float(stats[name][b]), expected[name]), (name, b)
 
 
+def test_the_precision_a_run_trained_in_shows_among_the_differences(root, capsys):
+    # Both asked for auto; one machine resolved it to bfloat16, the other to float32.
+    a = write_run(root, "a", make_predictions(), config={"precision": "auto", "precision_used": "float32"})
+    b = write_run(root, "b", make_predictions(seed=2),
+                  config={"precision": "auto", "precision_used": "bfloat16"})
+    assert main(["compare", str(a), str(b), "--n-boot", "20"]) == 0
+    assert "settings that differ: precision_used 'float32' -> 'bfloat16'" in capsys.readouterr().out
+
+
 def test_cli_json_shape(root, capsys):
     a = write_run(root, "a", make_predictions())
     b = write_run(root, "b", make_predictions(seed=2), config={"balance": "race"})

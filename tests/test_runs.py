@@ -26,6 +26,7 @@ import pytest
 
 from modelkit import runs
 from modelkit.__main__ import main
+from modelkit.access import read_audit
 from modelkit.runs import processes, registry
 from tests.helpers.fake_trainer import install_fake_trainer
 from tests.helpers.waits import wait_dead, wait_for
@@ -100,7 +101,12 @@ def test_the_config_file_holds_absolute_paths(root, fake_trainer, tmp_path, monk
 def test_a_bad_setting_is_refused_before_anything_is_queued(root, config, message):
     with pytest.raises(ValueError, match=message):
         runs.start_run(config, runs_root=root)
-    assert runs.list_runs(runs_root=root) == [] and not root.exists()
+    assert runs.list_runs(runs_root=root) == []
+    # No run folder, no registry: only the audit log's line saying the start failed.
+    assert sorted(p.name for p in root.iterdir()) == ["audit.jsonl"]
+    (entry,) = read_audit(root)
+    assert (entry["action"], entry["result"]) == ("run.start", "failed")
+    assert "ValueError" in entry["detail"]
 
 
 def test_a_double_submit_starts_one_run(root, fake_trainer):
@@ -239,7 +245,7 @@ def test_delete_refuses_a_running_run_and_removes_an_ended_one(root, fake_traine
     runs.delete(run.id, runs_root=root)
     assert not Path(run.run_dir).exists()
     assert runs.list_runs(runs_root=root) == []
-    with pytest.raises(ValueError, match="no run"):
+    with pytest.raises(ValueError, match=r"was deleted by os:"):
         runs.show(run.id, runs_root=root)
 
 

@@ -51,7 +51,8 @@ def test_add_dlib_predict_it_and_compare_it_with_a_run_from_the_pages(server, br
     settle(page)
     page.get_by_text("Registered dlib-gender and dlib-age.").wait_for(timeout=TIMEOUT_MS)
     goto(page, server, "runs")  # the table lists them on the next visit
-    table = page.locator("[data-testid='stDataFrame']").last
+    # The models table: the audit log's table below it sits in a closed expander.
+    table = page.locator("[data-testid='stDataFrame']:visible").last
     table.wait_for(timeout=TIMEOUT_MS)
     shoot(page, "page_runs_outside_models")
 

@@ -203,13 +203,20 @@ def head_vocabularies(aligned: Aligned) -> dict[str, tuple[list[str], list[str]]
 
 
 def config_differences(baseline: RunRef, other: RunRef) -> dict[str, tuple]:
-    """The train settings that differ (``TrainConfig.differences``); for a config.json
+    """The train settings that differ (``TrainConfig.differences``), and the precision
+    the runs actually trained in (``precision_used``) when that differs; for a config.json
     the current TrainConfig refuses, the raw values of its fields; {} without both."""
     if not baseline.config or not other.config:
         return {}
     try:
-        return TrainConfig.from_dict(baseline.config).differences(TrainConfig.from_dict(other.config))
+        found = TrainConfig.from_dict(baseline.config).differences(TrainConfig.from_dict(other.config))
     except (TypeError, ValueError):
         names = [f for f in TrainConfig.__dataclass_fields__]
-        return {k: (baseline.config.get(k), other.config.get(k)) for k in names
-                if baseline.config.get(k) != other.config.get(k)}
+        found = {k: (baseline.config.get(k), other.config.get(k)) for k in names
+                 if baseline.config.get(k) != other.config.get(k)}
+    # What --precision auto resolved to (the trainer records it): 'auto' -> 'auto' on two
+    # machines can still be float32 against bfloat16.
+    used = (baseline.config.get("precision_used"), other.config.get("precision_used"))
+    if None not in used and used[0] != used[1]:
+        found["precision_used"] = used
+    return found
