@@ -117,7 +117,7 @@ def _check_args(backbone: str, image_size: int, race_classes, weights) -> None:
 
 def build_model(
     *,
-    backbone: str = "small_cnn",
+    backbone: str = TrainConfig.backbone,
     image_size: int,
     race_classes: list[str],
     weights: str = "none",
@@ -129,7 +129,7 @@ def build_model(
     ``gender``, ``race``, ``age`` (softmaxes, in that order). Not compiled.
 
     Args:
-        backbone: the feature extractor; ``small_cnn`` is the CPU default.
+        backbone: the feature extractor; ``TrainConfig.backbone`` is the default.
         image_size: S, the square input side in pixels.
         race_classes: the source's race classes (the race head's units, in order).
         weights: ``none`` (from scratch; dlib_resnet is dlib's trained network
@@ -166,7 +166,7 @@ def build_model(
 def build_single_task_model(
     head: Literal["gender", "race", "age"],
     *,
-    backbone: str = "small_cnn",
+    backbone: str = TrainConfig.backbone,
     image_size: int,
     race_classes: list[str],
     dropout: float = TrainConfig.dropout,

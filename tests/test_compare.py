@@ -291,7 +291,7 @@ def test_compare_json_on_two_real_runs_equals_an_independent_recomputation(root,
     from modelkit.config import TrainConfig
     from modelkit.training.fit import train
 
-    common = dict(source="synthetic", limit=90, image_size=32, epochs=1, batch_size=16)
+    common = dict(source="synthetic", backbone="small_cnn", limit=90, image_size=32, epochs=1, batch_size=16)
     runs = [train(TrainConfig(**common), run_dir=str(root / "base"), resume=False),
             train(TrainConfig(**common, balance="race"), run_dir=str(root / "balanced"), resume=False)]
     capsys.readouterr()  # the trainers' progress lines

@@ -23,7 +23,7 @@ def nothing_queued(runs_root) -> bool:
      ["image_size 64", "inception_resnet_v2", "at least 75"]),
     (["--weights", "no/such/weights.keras"], ["weights file no/such/weights.keras not found"]),
     (["--corrections", "no/such/corrections.csv"], ["corrections file no/such/corrections.csv not found"]),
-    (["--weights", "imagenet"], ["small_cnn has no imagenet weights"]),
+    (["--weights", "imagenet"], ["small_cnn_deep has no imagenet weights"]),
     (["--weights", "model.h5"], ["must be none or imagenet or a .keras / .weights.h5 file"]),
 ])
 def test_train_background_refuses_at_once_and_queues_nothing(flags, expected, runs_root, capsys):

@@ -22,7 +22,7 @@ RACES = list(labels.UTKFACE_RACES)
 
 
 def config(**overrides) -> TrainConfig:
-    return TrainConfig(**{"source": "csv", "image_size": 32, "epochs": 1, "batch_size": 8,
+    return TrainConfig(**{"source": "csv", "backbone": "small_cnn", "image_size": 32, "epochs": 1, "batch_size": 8,
                           "progress_every": 2, "augment": False} | overrides)
 
 

@@ -40,12 +40,13 @@ def test_the_page_without_runs_offers_the_form_and_the_device():
     assert not at.exception
     assert "No runs yet" in at.info[0].value
     assert at.selectbox(key="train_source").value == "synthetic"
-    assert at.selectbox(key="train_backbone").value == "small_cnn"
+    assert at.selectbox(key="train_backbone").value == "small_cnn_deep"  # BENCHMARKS §18.6
     assert "Training device" in texts(at.sidebar)
 
 
 def test_the_form_defaults_are_the_train_commands():
     at = page().run()
+    assert at.selectbox(key="train_backbone").value == DEFAULTS.backbone
     assert at.number_input(key="train_epochs").value == DEFAULTS.epochs
     assert at.number_input(key="train_batch_size").value == DEFAULTS.batch_size
     assert at.number_input(key="train_lr").value == DEFAULTS.lr

@@ -19,7 +19,7 @@ LIMIT = 400
 def tiny_config(**overrides) -> TrainConfig:
     """400 real faces at 32 px, two quick epochs: a model whose embeddings mean something."""
     return TrainConfig(**{"source": "utkface", "root": str(UTKFACE), "limit": LIMIT,
-                          "image_size": 32, "epochs": 2, "batch_size": 32, "augment": False,
+                          "backbone": "small_cnn", "image_size": 32, "epochs": 2, "batch_size": 32, "augment": False,
                           "progress_every": 50} | overrides)
 
 

@@ -26,7 +26,7 @@ def trained_tiny_run(base: Path) -> Path:
     from modelkit.config import TrainConfig
     from modelkit.training.fit import train
 
-    config = TrainConfig(source="utkface", root=str(UTKFACE), limit=200, epochs=1,
+    config = TrainConfig(source="utkface", root=str(UTKFACE), limit=200, epochs=1, backbone="small_cnn",
                          image_size=IMAGE_SIZE, batch_size=32)
     # Module fixtures run before the per-test cache dir is set: use the session's own
     # (tests/conftest.py's), never the user's ~/.cache.
