@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def _stat(path: str) -> os.stat_result | None:
         st = os.stat(path)
     except OSError:
         return None
-    return st if os.path.isfile(path) else None
+    return st if stat.S_ISREG(st.st_mode) else None  # one stat a file, not isfile's second
 
 
 def _row(path: str, *, reason: str | None = None, width=None, height=None, mode=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -69,21 +70,27 @@ def _read_imdbwiki_mat(mat: Path, *, min_face_score: float) -> tuple[pd.DataFram
         raise ValueError(f"imdbwiki: {str(mat)!r} lacks field(s) {missing}; expected {list(needed)}")
     dob = np.ravel(meta["dob"]).astype(float)
     taken = np.ravel(meta["photo_taken"]).astype(float)
-    paths = [str(mat.parent / _mat_str(p)) for p in np.ravel(meta["full_path"])]
+    # String joins, not Path joins: a Path per row is most of a 460,000-row read.
+    prefix = str(mat.parent) + os.sep
+    paths = [prefix + _mat_str(p) for p in np.ravel(meta["full_path"])]
     gender_code = np.ravel(meta["gender"]).astype(float)
     face = np.ravel(meta["face_score"]).astype(float)
     second = np.ravel(meta["second_face_score"]).astype(float)
     age = imdbwiki_age(dob=dob, photo_taken=taken)
 
     reasons = np.full(len(paths), None, dtype=object)
-    _mark(reasons, ~np.isfinite(face), lambda i: "no face found (face_score -inf)")
-    _mark(reasons, face < min_face_score, lambda i: f"face score {face[i]:.2f} below {min_face_score}")
-    _mark(reasons, np.isfinite(second),
-          lambda i: f"a second face in the photo (second_face_score {second[i]:.2f})")
-    _mark(reasons, np.isnan(age), lambda i: f"no usable date of birth (dob {dob[i]!r})")
-    _mark(reasons, age_out_of_range(age),
-          lambda i: f"age {age[i]:.0f} outside {AGE_RANGE} (born {_birth_year(dob[i])}, photo {taken[i]:.0f})")
-    keep = np.array([r is None for r in reasons], dtype=bool)
+    keep = np.ones(len(paths), dtype=bool)
+    # In the cleaning rules' order: a row gets the first rule it breaks.
+    with np.errstate(invalid="ignore"):
+        _mark(reasons, keep, ~np.isfinite(face), lambda i: "no face found (face_score -inf)")
+        _mark(reasons, keep, face < min_face_score,
+              lambda i: f"face score {face[i]:.2f} below {min_face_score}")
+        _mark(reasons, keep, np.isfinite(second),
+              lambda i: f"a second face in the photo (second_face_score {second[i]:.2f})")
+        _mark(reasons, keep, np.isnan(age), lambda i: f"no usable date of birth (dob {dob[i]!r})")
+        _mark(reasons, keep, age_out_of_range(age),
+              lambda i: f"age {age[i]:.0f} outside {AGE_RANGE} (born {_birth_year(dob[i])}, "
+                        f"photo {taken[i]:.0f})")
     gender = np.where(gender_code == 1, "male", np.where(gender_code == 0, "female", None))
     frame = pd.DataFrame({"path": np.asarray(paths, dtype=object)[keep], "age": age[keep],
                           "gender": gender[keep]})
@@ -116,10 +123,13 @@ def _birth_year(dob: float) -> str:
     return "?" if np.isnan(age_at_zero) else str(int(-age_at_zero))
 
 
-def _mark(reasons: np.ndarray, mask: np.ndarray, why: Callable[[int], str]) -> None:
-    """Give rows matching ``mask`` that have no reason yet the reason ``why(i)``."""
-    for i in np.flatnonzero(mask & np.array([r is None for r in reasons], dtype=bool)):
-        reasons[i] = why(i)
+def _mark(reasons: np.ndarray, keep: np.ndarray, mask: np.ndarray,
+          why: Callable[[int], str]) -> None:
+    """Give the rows still kept that match ``mask`` the reason ``why(i)``, and drop them.
+    Only the dropped rows (10-20 % of IMDB-WIKI) format a reason."""
+    hits = np.flatnonzero(mask & keep)
+    reasons[hits] = [why(i) for i in hits]
+    keep[hits] = False
 
 
 def _mat_str(value) -> str:
