@@ -14,7 +14,7 @@ from contextlib import nullcontext
 
 import streamlit as st
 
-from dashboard import corrections_view, experiments_view, signin
+from dashboard import corrections_view, estimate_view, experiments_view, signin
 from dashboard.titles import BALANCE_TITLES, HEAD_TITLES, SOURCE_TITLES
 from modelkit import labels, paths
 from modelkit import runs as rk
@@ -142,14 +142,19 @@ def _plan_ui() -> dict:
 
 def train_form_ui() -> TrainConfig | None:
     """The run form. Returns the checked config when Start is pressed and valid, else
-    None (with the reason shown as an error)."""
+    None (with the reason shown as an error). "Estimate time" shows the run's expected
+    wall time instead (``estimate_view``) and starts nothing."""
     with st.form("train_form"):
         data, model = st.columns(2)
         dataset = _dataset_ui(data)
         values = {**dataset, **_model_ui(model), **_plan_ui()}
         experiments_view.control_form_ui()  # "Also train a control run" (read after submit)
-        submitted = st.form_submit_button("Start training", type="primary", key="train_start")
-    if not submitted:
+        start_col, estimate_col = st.columns([1, 4])
+        submitted = start_col.form_submit_button("Start training", type="primary", key="train_start")
+        estimate = estimate_col.form_submit_button(
+            "Estimate time", key="train_estimate",
+            help="from the speed earlier finished runs like this one measured; starts nothing")
+    if not (submitted or estimate):
         return None
     error = path_error(source=dataset["source"], root=dataset["root"],
                        labels_file=dataset["labels"])
@@ -163,10 +168,14 @@ def train_form_ui() -> TrainConfig | None:
         values.pop("use_corrections"), source=values["source"], root=values["root"],
         labels_file=values["labels"])
     try:
-        return TrainConfig(**values)
+        config = TrainConfig(**values)
     except ValueError as exc:
         st.error(f"Cannot train with these settings: {exc}")
         return None
+    if estimate:
+        estimate_view.estimate_ui(config)
+        return None
+    return config
 
 
 def start(config: TrainConfig) -> rk.RunInfo | None:

@@ -7,7 +7,7 @@ the error and its traceback when training raises), ``metrics.jsonl`` by
 ``runfolder.MetricsFile`` with ``progress_line`` / ``epoch_line``, and the file names
 of ``modelkit.runfolder``. Only the training is fake: 4 batches an epoch of
 ``FAKE_BATCH_S`` seconds each (the fake's own knob, read by nothing else; default
-0.05), a checkpoint under ``checkpoints/`` after every epoch, the ``CANCEL`` file
+0.05), its measured time in ``wall_seconds`` when it finishes, a checkpoint under ``checkpoints/`` after every epoch, the ``CANCEL`` file
 honoured at a batch boundary (checkpoint kept, state ``cancelled``), and ``resume``
 going on from the checkpoint.
 
@@ -57,6 +57,7 @@ def train(config, *, run_dir, resume=False):
     with status.failing_on_error():
         check_dataset(config)
         metrics.truncate(after_epoch=epoch)  # the lines of the epoch this run redoes
+        began = time.perf_counter()
         while epoch < config.epochs:
             for batch in range(1, STEPS + 1):
                 time.sleep(batch_s)  # the batch's "training"
@@ -75,5 +76,7 @@ def train(config, *, run_dir, resume=False):
                 logs={"loss": 1.0 / epoch, "val_loss": 1.1 / epoch, "gender_accuracy": 0.5,
                       "val_gender_accuracy": 0.5 + epoch / 100, "val_age_mae": 10 - epoch}))
             status.update(epoch=epoch, batch=STEPS)
-    status.close(state="finished", epoch=epoch, batch=STEPS)
+    training = round(time.perf_counter() - began, 3)  # the phases, as fit.py's PhaseTimer
+    status.close(state="finished", epoch=epoch, batch=STEPS,
+                 wall_seconds={"training": training, "total": training})
     return run
