@@ -6,7 +6,14 @@ Each stage runs as its own process, so its peak RSS is its own (``os.wait4``'s
 - ``read``: ``load_dataset("imdbwiki")``: the .mat, the cleaning, the manifest and split
   (timed inside the process too: ``inner``, without the interpreter's start);
 - ``summary``: ``python -m modelkit data summary --json`` (the read, then the counts and
-  the balance plan of one epoch).
+  the balance plan of one epoch);
+- ``evaluate``: ``python -m modelkit evaluate --split test --json`` on a run whose test
+  split is a tenth of N (a set's own split: 80/10/10), with its bootstrap intervals;
+- ``compare``: ``python -m modelkit compare A B --split test --json`` of two such runs
+  (the second changes a tenth of the race predictions: correlated, as a remedy and its
+  baseline are), with the paired bootstrap.
+The two runs are contract-shaped predictions tables (bench_compare.write_pair), so these
+stages time the evaluation, not a model.
 
 Passes are interleaved over the sizes (pass 1 at every N, then pass 2 ...). Prints one
 row per stage and N (median and range of wall, the largest peak RSS) and the fitted
@@ -23,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,23 +45,50 @@ READ = ("import sys, time, json; from modelkit.data import load_dataset; t = tim
         "'skipped': len(d.skipped)}))")
 
 
-def stage_commands(folder: Path) -> dict[str, list[str]]:
-    return {
+STAGES = ("read", "summary", "evaluate", "compare")
+
+
+def stage_commands(folder: Path, pair: list[Path] | None) -> dict[str, list[str]]:
+    modelkit = [sys.executable, "-m", "modelkit"]
+    commands = {
         "read": [sys.executable, "-c", READ, str(folder)],
-        "summary": [sys.executable, "-m", "modelkit", "data", "summary", "--source", "imdbwiki",
-                    "--root", str(folder), "--json"],
+        "summary": [*modelkit, "data", "summary", "--source", "imdbwiki", "--root", str(folder),
+                    "--json"],
     }
+    if pair is not None:
+        commands["evaluate"] = [*modelkit, "evaluate", "--run-dir", str(pair[0]), "--split", "test",
+                                "--json"]
+        commands["compare"] = [*modelkit, "compare", str(pair[0]), str(pair[1]), "--split", "test",
+                               "--json"]
+    return commands
+
+
+def run_pair(work: Path, n: int) -> list[Path]:
+    """The two runs whose test split is a tenth of ``n`` (written once, kept)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_compare import write_pair
+
+    root = work / f"runs-{n}"
+    if not (root / f"other-{n // 10}").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        write_pair(root, n // 10)
+    return [root / f"base-{n // 10}", root / f"other-{n // 10}"]
 
 
 def measure(command: list[str]) -> dict:
     """Run ``command``; its wall time (s), peak RSS (MiB) and the load before it."""
     load = os.getloadavg()[0]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out, err = proc.stdout.read(), proc.stderr.read()
+    # Output to files, not pipes: a command that prints more than a pipe holds (evaluate
+    # --json) would block on its write while this process waits for it to end.
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=REPO, stdout=out_file, stderr=err_file,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{command[:4]} failed ({proc.returncode}): {err.decode()[-2000:]}")
@@ -74,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000, 500_000])
     parser.add_argument("--passes", type=int, default=3)
-    parser.add_argument("--stages", nargs="+", default=["read", "summary"])
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--work", type=Path, required=True, help="where the sets are made (kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write every pass here")
     args = parser.parse_args()
@@ -86,11 +121,13 @@ def main() -> None:
             made = measure([sys.executable, "bench/make_imdbwiki.py", str(n), str(out), "--json"])
             print(f"made N={n:,} in {made['wall_s']:.1f} s: {made['out'].strip()}", flush=True)
         folders[n] = out / "imdb_crop"
+    pairs = {n: run_pair(args.work, n) if {"evaluate", "compare"} & set(args.stages) else None
+             for n in args.sizes}
 
     passes: dict[tuple[str, int], list[dict]] = {}
     for number in range(args.passes):
         for n in args.sizes:
-            for stage, command in stage_commands(folders[n]).items():
+            for stage, command in stage_commands(folders[n], pairs[n]).items():
                 if stage in args.stages:
                     result = measure(command)
                     passes.setdefault((stage, n), []).append(result)

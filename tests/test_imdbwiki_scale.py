@@ -63,3 +63,19 @@ def test_the_reader_keeps_and_drops_what_the_generator_meant(stand_in):
     assert kept["age"].between(0, 100).all() and kept["age"].median() > 20  # the adult skew
     assert kept["gender"].isna().any() and (kept["gender"] == "male").mean() > 0.5
     assert all(Path(p).exists() for p in kept["path"].head(20))
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_runs_every_stage_at_small_n(tmp_path):
+    """bench/bench_scale.py from its one command: a row per stage and N, and a growth
+    exponent per stage (the full-size run is the same command with N up to 500,000)."""
+    done = subprocess.run([sys.executable, "bench/bench_scale.py", "--sizes", "300", "600",
+                           "--passes", "1", "--work", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    for stage in ("read", "summary", "evaluate", "compare"):
+        sizes = {cells[1].strip() for cells in rows if cells[0].strip() == stage}
+        assert {"300", "600"} <= sizes, (stage, sizes)
+        assert any(cells[0].strip() == stage and "growth exponent" in cells[1] for cells in rows)
+    assert (tmp_path / "imdb-600" / "imdb_crop" / "imdb.mat").is_file()
