@@ -64,14 +64,17 @@ def stage_commands(folder: Path, pair: list[Path] | None) -> dict[str, list[str]
 
 
 def run_pair(work: Path, n: int) -> list[Path]:
-    """The two runs whose test split is a tenth of ``n`` (written once, kept)."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from bench_compare import write_pair
+    """The two runs whose test split is a tenth of ``n`` (written once, kept).
 
+    Written by a child process: a child's peak RSS (``ru_maxrss``) starts at its parent's
+    RSS when it forks, so this process stays small (numpy only) for the stages' figures
+    to be their own."""
     root = work / f"runs-{n}"
     if not (root / f"other-{n // 10}").exists():
         root.mkdir(parents=True, exist_ok=True)
-        write_pair(root, n // 10)
+        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
+                        "from pathlib import Path; from bench_compare import write_pair; "
+                        f"write_pair(Path({str(root)!r}), {n // 10})"], cwd=REPO, check=True)
     return [root / f"base-{n // 10}", root / f"other-{n // 10}"]
 
 
