@@ -85,7 +85,7 @@ def group_filter_ui(predictions: pd.DataFrame) -> dict[str, str]:
         format_func=lambda a: ATTRIBUTE_TITLES.get(a, a))
     if attribute == NO_FILTER:
         return {}
-    present = set(predictions[f"{attribute}_true"].dropna())
+    present = set(predictions[f"{attribute}_true"].dropna().unique())
     values = [v for v in ev.class_labels(predictions, attribute) if v in present]
     if not values:
         st.sidebar.caption(f"No face has a {attribute} label.")

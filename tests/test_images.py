@@ -152,3 +152,16 @@ def test_broken_cache_file_costs_speed_not_the_scan(tmp_path, monkeypatch):
     path = write_image(tmp_path / "a.jpg", format="JPEG")
     with pytest.warns(UserWarning, match="scan cache"):
         assert scan_images([path]).table.loc[0, "ok"]
+
+
+def test_a_first_scan_reports_its_progress_and_a_cached_one_has_nothing_to_report(tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"face_{i}.png")
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(paths[-1])
+    calls = []
+    assert scan_images(paths, progress=lambda done, total: calls.append((done, total))).table["ok"].all()
+    assert calls[-1] == (3, 3) and all(total == 3 for _, total in calls)
+    calls.clear()
+    scan_images(paths, progress=lambda done, total: calls.append((done, total)))
+    assert calls == []  # every file came from the scan cache

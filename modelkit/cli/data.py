@@ -15,6 +15,7 @@ import json
 
 from modelkit import config as cfg
 from modelkit import labels
+from modelkit.cli.progress import ProgressBar
 
 D = cfg.DEFAULTS
 
@@ -99,7 +100,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     dataset = load_dataset(config.source, root=config.root, labels=config.labels,
-                           limit=config.limit, seed=config.seed)
+                           limit=config.limit, seed=config.seed,
+                           progress=ProgressBar("checking images (first read only)"))
     summary = summarize(dataset, config=config)
     print(json.dumps(summary) if args.json else format_summary(summary))
     return 0

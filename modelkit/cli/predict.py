@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
+from modelkit.cli.progress import ProgressBar
 from modelkit.config import SOURCES
 
 SHOWN_SKIPS = 10
@@ -119,22 +119,6 @@ def format_summary(result) -> str:
     lines.append(f"evaluate it: python -m modelkit evaluate --run-dir {info['run_dir']} "
                  f"--on {info['name']}")
     return "\n".join(lines)
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr (stdout stays clean for ``--json``)."""
-
-    def __init__(self, width: int = 30):
-        self.width, self.started = width, time.time()
-
-    def __call__(self, done: int, total: int) -> None:
-        filled = int(self.width * done / max(total, 1))
-        rate = done / max(time.time() - self.started, 1e-9)
-        sys.stderr.write(f"\rpredicting [{'#' * filled}{'.' * (self.width - filled)}] "
-                         f"{done}/{total} images, {rate:.0f}/s")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _photo(args: argparse.Namespace) -> int:

@@ -123,7 +123,7 @@ def partitions(frame: pd.DataFrame, classes: dict[str, list[str]],
     order; code -1 for a row outside every group)."""
     out = [(OVERALL, [ALL_GROUP], np.zeros(len(frame), np.int64))]
     for attribute in attributes:
-        present = set(frame[f"{attribute}_true"].dropna())
+        present = set(frame[f"{attribute}_true"].dropna().unique())
         names = [c for c in classes[attribute] if c in present]
         out.append((attribute, names, label_codes(frame[f"{attribute}_true"], names)))
     return out

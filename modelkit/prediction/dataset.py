@@ -21,6 +21,7 @@ import pandas as pd
 
 from modelkit.data import load_dataset
 from modelkit.data.manifest import Dataset, Skipped
+from modelkit.data.scan import Progress
 from modelkit.prediction.evalsets import EVAL_FILE, EVAL_SPLIT, eval_dir
 from modelkit.prediction.mapping import apply_race_mapping, resolve_race_mapping
 from modelkit.prediction.predictors import check_run_model
@@ -29,7 +30,6 @@ from modelkit.runfolder import PREDICTIONS_FILE, write_json, write_parquet
 
 # Batches per model call between two progress reports (and cancel checks).
 CHUNK_BATCHES = 4
-Progress = Callable[[int, int], None]
 
 
 class PredictionCancelled(Exception):

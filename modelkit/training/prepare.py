@@ -98,9 +98,22 @@ class PreparedData:
 
 def load_training_dataset(config: TrainConfig) -> Dataset:
     """The dataset ``config`` names, read as the Dataset page reads it (same seed for
-    the subset and the split)."""
+    the subset and the split). A first read's image check says how far it is in
+    train.log, a tenth at a time."""
     return load_dataset(config.source, root=config.root, labels=config.labels,
-                        limit=config.limit, seed=config.seed)
+                        limit=config.limit, seed=config.seed, progress=_tenths_line())
+
+
+def _tenths_line():
+    """A progress callback that prints a line each time another tenth is done."""
+    printed = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth > printed[0]:
+            printed[0] = tenth
+            print(f"checking images (first read only): {done:,} of {total:,}", flush=True)
+    return report
 
 
 def prepare_data(config: TrainConfig, *, dataset: Dataset | None = None,

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ from modelkit.data.cache_files import guarded, write_png_atomic
 from modelkit.data.faces import align as facelib
 from modelkit.data.faces import detect as face_detect
 from modelkit.data.manifest import Dataset, Skipped
+from modelkit.data.scan import Progress
 from modelkit.paths import cache_dir
 
 _DB_NAME = "faces-v1.sqlite"
@@ -45,7 +46,6 @@ CROPS_DIR = "faces/crops"
 SETTINGS = (f"{face_detect.DETECTOR_NAME};conf={face_detect.MIN_CONFIDENCE};"
             f"min={face_detect.MIN_DETECT_SIDE};max={face_detect.DETECT_MAX_SIDE}")
 VARIANTS = ("dataset", "photo")  # decoded as training reads files / with the EXIF orientation
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

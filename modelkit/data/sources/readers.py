@@ -25,7 +25,7 @@ import pandas as pd
 from modelkit import labels as vocab  # ``labels`` is a parameter name in every reader
 from modelkit.config import SOURCES
 from modelkit.data.manifest import Dataset, Skipped, assign_splits, build_manifest
-from modelkit.data.scan import scan_images
+from modelkit.data.scan import Progress, scan_images
 from modelkit.data.sources.imdbwiki import read_imdbwiki
 from modelkit.data.sources.label_tables import (
     FAIRFACE_AGES,
@@ -48,6 +48,7 @@ def load_dataset(
     labels: str | os.PathLike | None = None,
     limit: int | None = None,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> Dataset:
     """Read a dataset into a manifest of usable images, listing what was left out.
 
@@ -66,6 +67,8 @@ def load_dataset(
             are decoded (so a quick look at a big set is quick). Unusable images in
             the subset are then dropped, so the result may hold fewer rows.
         seed: seeds the subset and the train/val/test split.
+        progress: called with (images decoded, images to decode) while the images not
+            yet in the scan cache are checked (``modelkit.data.scan``).
 
     Returns:
         A ``Dataset``; ``.skipped`` lists every left-out input with its reason.
@@ -80,7 +83,7 @@ def load_dataset(
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     raw = _READERS[source](root=root, labels=labels)
     frame = _subset(raw.frame, limit=limit, seed=seed)
-    scan = scan_images(frame["path"].tolist())
+    scan = scan_images(frame["path"].tolist(), progress=progress)
     usable = scan.table["ok"].to_numpy()
     frame = frame.loc[usable].copy()
     frame["path"] = scan.table.loc[usable, "decode_path"].to_numpy()
