@@ -82,7 +82,7 @@ def detect_devices(*, use_tensorflow: bool = False, timeout: float = 120.0) -> d
                     "note": "TensorFlow sees these GPUs; a run uses them all."}
         return {"kind": "CPU", "names": [], "how": "tensorflow",
                 "note": "TensorFlow sees no GPU: training runs on the CPU (slow beyond "
-                        "small images and small_cnn)."}
+                        "small images and the small_cnn backbones)."}
     names = _ask_nvidia_smi()
     if names:
         return {"kind": "GPU", "names": names, "how": "nvidia-smi",
