@@ -106,12 +106,13 @@ def load_training_dataset(config: TrainConfig) -> Dataset:
 
 def _tenths_line():
     """A progress callback that prints a line each time another tenth is done."""
-    printed = [-1]
+    printed = -1
 
     def report(done: int, total: int) -> None:
+        nonlocal printed
         tenth = done * 10 // max(total, 1)
-        if tenth > printed[0]:
-            printed[0] = tenth
+        if tenth > printed:
+            printed = tenth
             print(f"checking images (first read only): {done:,} of {total:,}", flush=True)
     return report
 

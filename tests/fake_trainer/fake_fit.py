@@ -6,10 +6,10 @@ run folder through the real trainer's writers, so the files are the real ones:
 the error and its traceback when training raises), ``metrics.jsonl`` by
 ``runfolder.MetricsFile`` with ``progress_line`` / ``epoch_line``, and the file names
 of ``modelkit.runfolder``. Only the training is fake: 4 batches an epoch of
-``FAKE_BATCH_S`` seconds each (the fake's own knob, read by nothing else; default
-0.05), its measured time in ``wall_seconds`` when it finishes, a checkpoint under ``checkpoints/`` after every epoch, the ``CANCEL`` file
-honoured at a batch boundary (checkpoint kept, state ``cancelled``), and ``resume``
-going on from the checkpoint.
+``FAKE_BATCH_S`` seconds each (the fake's own knob, read by nothing else; default 0.05),
+its measured time in ``wall_seconds`` when it finishes, a checkpoint under
+``checkpoints/`` after every epoch, the ``CANCEL`` file honoured at a batch boundary
+(checkpoint kept, state ``cancelled``), and ``resume`` going on from the checkpoint.
 
 The dataset is not read, but its folder is checked by the readers' own check, so a
 missing root fails with the real trainer's error.
